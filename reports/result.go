@@ -86,9 +86,9 @@ type ICE struct {
 // Security is what the DTLS-SRTP handshake negotiated, as observed on the
 // wire (the ServerHello travels in the clear), never as configured.
 type Security struct {
-	DTLSVersion          string `json:"dtls_version,omitempty"`    // e.g. "DTLS 1.2"
-	CipherSuite          string `json:"cipher_suite,omitempty"`    // IANA name, e.g. "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
-	SRTPProfile          string `json:"srtp_profile,omitempty"`    // IANA name, e.g. "SRTP_AES128_CM_HMAC_SHA1_80"
+	DTLSVersion          string `json:"dtls_version,omitempty"`     // e.g. "DTLS 1.2"
+	CipherSuite          string `json:"cipher_suite,omitempty"`     // IANA name, e.g. "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+	SRTPProfile          string `json:"srtp_profile,omitempty"`     // IANA name, e.g. "SRTP_AES128_CM_HMAC_SHA1_80"
 	FingerprintHash      string `json:"fingerprint_hash,omitempty"` // hash of the far end's SDP fingerprint, e.g. "sha-256"
 	ExtendedMasterSecret bool   `json:"extended_master_secret"`
 	DTLSRole             string `json:"dtls_role,omitempty"`   // the agent's role: "client" or "server"

@@ -1,0 +1,69 @@
+package sipua
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Register binds this UA's Contact to its AOR for expires (RFC 3261 §10.2),
+// answering digest challenges. It returns the final status; a non-2xx is
+// also returned as *StatusError. All registrations of a UA share one
+// Call-ID with increasing CSeq. Refreshing before expiry is the caller's job.
+func (u *UA) Register(ctx context.Context, expires time.Duration) (status int, err error) {
+	if expires < 0 || expires%time.Second != 0 {
+		return 0, fmt.Errorf("%w: Register expires %s is not a whole, non-negative number of seconds", ErrConfig, expires)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s := spec{
+		method:  sip.REGISTER,
+		ruri:    sip.Uri{Scheme: "sip", Host: u.cfg.Domain},
+		from:    sip.FromHeader{Address: u.aor, Params: sip.NewParams()},
+		to:      sip.ToHeader{Address: u.aor},
+		callID:  u.regCallID,
+		contact: true,
+	}
+	s.from.Params.Add("tag", newTag())
+	expiresHdr := sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second)))
+	var auth authState
+	var creds []sip.Header
+	for {
+		u.mu.Lock()
+		u.regCSeq++
+		s.cseq = u.regCSeq
+		u.mu.Unlock()
+		s.headers = append([]sip.Header{expiresHdr}, creds...)
+		req := u.newRequest(s, newBranch())
+		tx, err := u.start(req)
+		if err != nil {
+			return 0, err
+		}
+		res, err := u.wait(ctx, tx, nil)
+		if err != nil {
+			return 0, err
+		}
+		if res.StatusCode < 300 {
+			return res.StatusCode, nil
+		}
+		hdrs, ok, err := u.authorize(&auth, req, res)
+		if err != nil {
+			return res.StatusCode, err
+		}
+		if !ok {
+			return res.StatusCode, &StatusError{Method: "REGISTER", Code: res.StatusCode, Reason: res.Reason}
+		}
+		creds = hdrs
+	}
+}
+
+// Unregister removes this UA's Contact binding (Expires 0); other bindings of
+// the AOR are left alone.
+func (u *UA) Unregister(ctx context.Context) error {
+	_, err := u.Register(ctx, 0)
+	return err
+}

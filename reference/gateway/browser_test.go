@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// testBrowser is the SIP half of a browser: a WebSocket (subprotocol sip)
+// carrying messages built with sipgo's sip package. It answers BYEs from
+// the gateway with 200 and reports them on byes.
+type testBrowser struct {
+	t       *testing.T
+	user    string
+	domain  string
+	host    string // its random <token>.invalid host
+	conn    net.Conn
+	rw      io.ReadWriter
+	wmu     sync.Mutex
+	res     chan *sip.Response
+	byes    chan *sip.Request
+	readers sync.WaitGroup
+}
+
+func dialBrowser(ctx context.Context, t *testing.T, url, user, domain string) *testBrowser {
+	t.Helper()
+	d := ws.Dialer{Protocols: []string{"sip"}}
+	conn, br, hs, err := d.Dial(ctx, url)
+	if err != nil {
+		t.Fatalf("websocket dial %s: %v", url, err)
+	}
+	if hs.Protocol != "sip" {
+		t.Fatalf("101 selected subprotocol %q, want sip", hs.Protocol)
+	}
+	var rw io.ReadWriter = conn
+	if br != nil {
+		rw = struct {
+			io.Reader
+			io.Writer
+		}{io.MultiReader(br, conn), conn}
+	}
+	b := &testBrowser{
+		t: t, user: user, domain: domain, host: strings.ToLower(rand.Text()[:10]) + ".invalid",
+		conn: conn, rw: rw, res: make(chan *sip.Response, 16), byes: make(chan *sip.Request, 4),
+	}
+	b.readers.Go(b.read)
+	t.Cleanup(b.close)
+	return b
+}
+
+func (b *testBrowser) close() {
+	_ = b.conn.Close()
+	b.readers.Wait()
+}
+
+func (b *testBrowser) read() {
+	for {
+		data, _, err := wsutil.ReadServerData(b.rw)
+		if err != nil {
+			return
+		}
+		msg, err := sip.ParseMessage(data)
+		if err != nil {
+			b.t.Errorf("browser got unparsable message: %v\n%s", err, data)
+			continue
+		}
+		switch m := msg.(type) {
+		case *sip.Response:
+			b.res <- m
+		case *sip.Request:
+			if m.Method == sip.BYE {
+				if err := b.write(sip.NewResponseFromRequest(m, 200, "OK", nil)); err != nil {
+					b.t.Errorf("browser 200 to BYE: %v", err)
+				}
+				b.byes <- m
+			}
+		}
+	}
+}
+
+func (b *testBrowser) write(m sip.Message) error {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	return wsutil.WriteClientText(b.conn, []byte(m.String()))
+}
+
+func (b *testBrowser) aor(user string) sip.Uri {
+	return sip.Uri{Scheme: "sip", User: user, Host: b.domain}
+}
+
+func (b *testBrowser) contact() *sip.ContactHeader {
+	p := sip.NewParams()
+	p.Add("transport", "ws")
+	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: strings.ToLower(rand.Text()[:8]), Host: b.host, UriParams: p}}
+}
+
+// dialog is the browser's view of one Call-ID.
+type dialog struct {
+	callID  string
+	fromTag string
+	toTag   string // learned from the answer
+	remote  string // the To user
+	cseq    uint32
+}
+
+func newDialog(remote string) *dialog {
+	return &dialog{callID: rand.Text(), fromTag: strings.ToLower(rand.Text()[:12]), remote: remote}
+}
+
+// request builds a request of the dialog; ruri defaults to the To AOR.
+func (b *testBrowser) request(method sip.RequestMethod, d *dialog, ruri sip.Uri, body []byte) *sip.Request {
+	if method != sip.ACK {
+		d.cseq++
+	}
+	req := sip.NewRequest(method, ruri)
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "WS", Host: b.host, Params: sip.NewParams()}
+	via.Params.Add("branch", sip.GenerateBranch())
+	from := &sip.FromHeader{Address: b.aor(b.user), Params: sip.NewParams()}
+	from.Params.Add("tag", d.fromTag)
+	to := &sip.ToHeader{Address: b.aor(d.remote), Params: sip.NewParams()}
+	if d.toTag != "" {
+		to.Params.Add("tag", d.toTag)
+	}
+	callID := sip.CallIDHeader(d.callID)
+	maxFwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(via)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: d.cseq, MethodName: method})
+	req.AppendHeader(&maxFwd)
+	req.AppendHeader(b.contact())
+	if body != nil {
+		ct := sip.ContentTypeHeader("application/sdp")
+		req.AppendHeader(&ct)
+	}
+	req.SetBody(body)
+	return req
+}
+
+// transact sends req and returns every response up to the final one,
+// calling onProvisional, if set, for each 1xx as it arrives.
+func (b *testBrowser) transact(ctx context.Context, req *sip.Request, onProvisional ...func(*sip.Response)) []*sip.Response {
+	b.t.Helper()
+	if err := b.write(req); err != nil {
+		b.t.Fatalf("browser send %s: %v", req.Method, err)
+	}
+	var got []*sip.Response
+	for {
+		select {
+		case res := <-b.res:
+			if res.CallID().Value() != req.CallID().Value() || res.CSeq().SeqNo != req.CSeq().SeqNo {
+				continue
+			}
+			got = append(got, res)
+			if res.StatusCode >= 200 {
+				return got
+			}
+			for _, f := range onProvisional {
+				f(res)
+			}
+		case <-ctx.Done():
+			b.t.Fatalf("browser %s: no final response: %v (got %s)", req.Method, ctx.Err(), statuses(got))
+		}
+	}
+}
+
+// invite sends an INVITE to user and returns the responses. It ACKs the final
+// response, as RFC 3261 wants for non-2xx too, and learns the To tag.
+func (b *testBrowser) invite(ctx context.Context, d *dialog, ruri sip.Uri, offer []byte, onProvisional ...func(*sip.Response)) []*sip.Response {
+	b.t.Helper()
+	inv := b.request(sip.INVITE, d, ruri, offer)
+	got := b.transact(ctx, inv, onProvisional...)
+	final := got[len(got)-1]
+	tag, _ := final.To().Params.Get("tag")
+	d.toTag = tag
+	ack := b.request(sip.ACK, d, ruri, nil)
+	if final.StatusCode >= 300 {
+		// An ACK for a non-2xx is part of the INVITE transaction: same branch.
+		ack.RemoveHeader("Via")
+		ack.PrependHeader(sip.HeaderClone(inv.Via()))
+	}
+	if err := b.write(ack); err != nil {
+		b.t.Fatalf("browser ACK: %v", err)
+	}
+	return got
+}
+
+func statuses(rs []*sip.Response) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, fmt.Sprint(r.StatusCode))
+	}
+	return strings.Join(s, ",")
+}
+
+func receive[T any](ctx context.Context, t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-ctx.Done():
+		t.Fatalf("waiting for %s: %v", what, ctx.Err())
+	}
+	var zero T
+	return zero
+}
+
+func deadline(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

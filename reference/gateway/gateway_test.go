@@ -1,0 +1,277 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/dtls/v3"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+)
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func startGateway(ctx context.Context, t *testing.T, cfg Config) *Gateway {
+	t.Helper()
+	cfg.Logger = testLogger(t)
+	gw, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gw.Close() })
+	return gw
+}
+
+// TestGatewayCall runs a real call on loopback, with no mocks: a browser
+// (gobwas/ws + sipgo's sip package + pion) calls a desk phone (a sipgo UA
+// over UDP with plain RTP) through the gateway.
+func TestGatewayCall(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	ctx := deadline(t, 10*time.Second)
+	cfg := DefaultConfig()
+	// The browser below offers SRTP_AES128_CM_HMAC_SHA1_80 first and
+	// SRTP_AEAD_AES_128_GCM second; the gateway prefers the second.
+	cfg.SRTPProfiles = []string{"SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_HMAC_SHA1_80"}
+	gw := startGateway(ctx, t, cfg)
+	domain := gw.Domain()
+
+	phone := startPhone(t, "desk2000")
+	if res := phone.register(ctx, gw.UDPAddr(), domain); res.StatusCode != 200 || res.Contact() == nil {
+		t.Fatalf("phone REGISTER over UDP: got %d %s, want 200 with a Contact", res.StatusCode, res.Reason)
+	}
+	browser := dialBrowser(ctx, t, gw.WSURL(), "web1000", domain)
+	reg := browser.request(sip.REGISTER, newDialog("web1000"), sip.Uri{Scheme: "sip", Host: domain}, nil)
+	if got := browser.transact(ctx, reg); got[len(got)-1].StatusCode != 200 {
+		t.Fatalf("browser REGISTER over WS: got %s, want 200", statuses(got))
+	}
+
+	peer := newTestPeer(t, dtls.SRTP_AES128_CM_HMAC_SHA1_80, dtls.SRTP_AEAD_AES_128_GCM)
+	pcmu := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}
+	track, err := webrtc.NewTrackLocalStaticRTP(pcmu, "audio", "browser")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.pc.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	fromGateway := make(chan *rtp.Packet, 128)
+	peer.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			fromGateway <- p
+		}
+	})
+	connected := make(chan struct{})
+	var once sync.Once
+	peer.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(connected) })
+		}
+	})
+	offer := peer.offer(ctx, t)
+
+	t.Run("refusals", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, callee, offer string
+			want                int
+		}{
+			{"unknown callee", "nobody", offer, 404},
+			{"callee not registered", "desk2001", offer, 480},
+			{"offer without fingerprint", "desk2000", dropLines(offer, "a=fingerprint:"), 488},
+		} {
+			got := browser.invite(ctx, newDialog(tc.callee), browser.aor(tc.callee), []byte(tc.offer))
+			if final := got[len(got)-1]; final.StatusCode != tc.want {
+				t.Errorf("%s: got %s, want %d", tc.name, statuses(got), tc.want)
+			}
+		}
+		select {
+		case o := <-phone.offers:
+			t.Errorf("the phone was called for a refused INVITE:\n%s", o)
+		default:
+		}
+	})
+
+	d := newDialog("desk2000")
+	// The phone rings until the browser has seen the 180: sipgo handles each
+	// message in a goroutine of its own, so a 180 and a 200 sent back to back
+	// may be processed in either order.
+	got := browser.invite(ctx, d, browser.aor("desk2000"), []byte(offer), func(r *sip.Response) {
+		if r.StatusCode == 180 {
+			close(phone.answer)
+		}
+	})
+	final := got[len(got)-1]
+	if final.StatusCode != 200 || !slices.ContainsFunc(got, func(r *sip.Response) bool { return r.StatusCode == 180 }) {
+		t.Fatalf("INVITE: got %s, want 100/180 then 200", statuses(got))
+	}
+	if formats := answerFormats(t, final.Body()); !slices.Equal(formats, []string{"0"}) {
+		t.Errorf("answer offers formats %v, want only the phone's choice [0] (PCMU)", formats)
+	}
+	if err := peer.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(final.Body())}); err != nil {
+		t.Fatal(err)
+	}
+	receive(ctx, t, connected, "ICE and DTLS to connect")
+	if seen, suite, profile := peer.obs.hello(); !seen || profile != dtls.SRTP_AEAD_AES_128_GCM {
+		t.Errorf("ServerHello seen=%v suite=%#04x use_srtp=%#04x, want SRTP_AEAD_AES_128_GCM (%#04x), the gateway's preference",
+			seen, suite, uint16(profile), uint16(dtls.SRTP_AEAD_AES_128_GCM))
+	}
+
+	gwRTP := receive(ctx, t, phone.media, "the gateway's RTP address")
+	exchangeMedia(ctx, t, track, fromGateway, phone.rtp, gwRTP)
+
+	bye := browser.request(sip.BYE, d, final.Contact().Address, nil)
+	if got := browser.transact(ctx, bye); got[len(got)-1].StatusCode != 200 {
+		t.Errorf("BYE: got %s, want 200", statuses(got))
+	}
+	receive(ctx, t, phone.byes, "the phone's BYE")
+
+	peer.close()
+	browser.close()
+	phone.close()
+	if err := gw.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// exchangeMedia sends marked packets both ways at once and checks that each
+// arrives with its sequence number, timestamp, marker and payload unchanged.
+func exchangeMedia(ctx context.Context, t *testing.T, track *webrtc.TrackLocalStaticRTP, fromGateway <-chan *rtp.Packet, phoneRTP *net.UDPConn, gwRTP *net.UDPAddr) {
+	t.Helper()
+	const n = 50
+	const browserSeq, phoneSeq = 1000, 60000 // the phone's wraps around 65535
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		pace(ctx, n, func(i int) error { return track.WriteRTP(marked(browserSeq, i, "browser")) })
+	})
+	wg.Go(func() {
+		pace(ctx, n, func(i int) error {
+			raw, err := marked(phoneSeq, i, "phone").Marshal()
+			if err != nil {
+				return err
+			}
+			_, err = phoneRTP.WriteToUDP(raw, gwRTP)
+			return err
+		})
+	})
+	atPhone := make(chan *rtp.Packet, n)
+	wg.Go(func() {
+		dl, _ := ctx.Deadline()
+		_ = phoneRTP.SetReadDeadline(dl)
+		buf := make([]byte, 1500)
+		for range n {
+			k, _, err := phoneRTP.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			var p rtp.Packet
+			if p.Unmarshal(slices.Clone(buf[:k])) == nil {
+				atPhone <- &p
+			}
+		}
+	})
+	var atBrowser []*rtp.Packet
+	for range n {
+		atBrowser = append(atBrowser, receive(ctx, t, fromGateway, "RTP at the browser"))
+	}
+	wg.Wait()
+	close(atPhone)
+	var phoneGot []*rtp.Packet
+	for p := range atPhone {
+		phoneGot = append(phoneGot, p)
+	}
+	checkMarked(t, "browser->phone", phoneGot, browserSeq, "browser", n, 0)
+	checkMarked(t, "phone->browser", atBrowser, phoneSeq, "phone", n, 0)
+}
+
+func pace(ctx context.Context, n int, send func(i int) error) {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := range n {
+		if err := send(i); err != nil {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func marked(seq0, i int, who string) *rtp.Packet {
+	return &rtp.Packet{
+		Header: rtp.Header{
+			Version: 2, PayloadType: 0, SequenceNumber: uint16(seq0 + i),
+			Timestamp: uint32(160 * i), SSRC: 0x1234, Marker: i == 0,
+		},
+		Payload: markPayload(who, i),
+	}
+}
+
+func markPayload(who string, i int) []byte {
+	return bytes.Repeat([]byte(fmt.Sprintf("%s-%03d|", who, i)), 16)[:160]
+}
+
+func checkMarked(t *testing.T, dir string, got []*rtp.Packet, seq0 int, who string, n int, pt uint8) {
+	t.Helper()
+	seen := map[uint16]bool{}
+	for _, p := range got {
+		i := int(p.SequenceNumber-uint16(seq0)) & 0xffff
+		switch {
+		case i >= n:
+			t.Errorf("%s: unexpected sequence number %d", dir, p.SequenceNumber)
+		case seen[p.SequenceNumber]:
+			t.Errorf("%s: sequence number %d twice", dir, p.SequenceNumber)
+		case !bytes.Equal(p.Payload, markPayload(who, i)):
+			t.Errorf("%s: packet %d payload changed: %q", dir, p.SequenceNumber, p.Payload)
+		case p.Timestamp != uint32(160*i) || p.Marker != (i == 0) || p.PayloadType != pt:
+			t.Errorf("%s: packet %d header changed: ts=%d marker=%v pt=%d", dir, p.SequenceNumber, p.Timestamp, p.Marker, p.PayloadType)
+		}
+		seen[p.SequenceNumber] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%s: %d of %d packets arrived", dir, len(seen), n)
+	}
+}
+
+func answerFormats(t *testing.T, body []byte) []string {
+	t.Helper()
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err != nil {
+		t.Fatalf("answer SDP: %v", err)
+	}
+	if len(sd.MediaDescriptions) == 0 {
+		t.Fatal("answer has no m-line")
+	}
+	return sd.MediaDescriptions[0].MediaName.Formats
+}
+
+func dropLines(sdpText, prefix string) string {
+	var keep []string
+	for _, l := range strings.Split(sdpText, "\r\n") {
+		if !strings.HasPrefix(l, prefix) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\r\n")
+}

@@ -1,0 +1,149 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/sdp/v3"
+)
+
+// testPhone is a desk phone: a sipgo UA on its own UDP socket that
+// registers, answers INVITEs with 180 and, once the test says so, a plain
+// RTP/AVP answer (PCMU), and exchanges RTP on a socket of its own.
+type testPhone struct {
+	t       *testing.T
+	user    string
+	conn    net.PacketConn
+	rtp     *net.UDPConn
+	ua      *sipgo.UserAgent
+	client  *sipgo.Client
+	dialogs *sipgo.DialogServerCache
+	serving sync.WaitGroup
+
+	answer chan struct{}     // the phone answers (200) once this is closed
+	offers chan string       // SDP offers received
+	media  chan *net.UDPAddr // where the gateway wants RTP, once the call is answered
+	byes   chan *sip.Request // BYEs received
+}
+
+func startPhone(t *testing.T, user string) *testPhone {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtpConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-phone"), sipgo.WithUserAgentDNSResolver(noDNS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := conn.LocalAddr().(*net.UDPAddr)
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientConnectionAddr(addr.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testPhone{
+		t: t, user: user, conn: conn, rtp: rtpConn, ua: ua, client: client,
+		dialogs: sipgo.NewDialogServerCache(client, sip.ContactHeader{Address: uriOf(user, addr)}),
+		answer:  make(chan struct{}), offers: make(chan string, 4), media: make(chan *net.UDPAddr, 4), byes: make(chan *sip.Request, 4),
+	}
+	srv.OnInvite(p.onInvite)
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = p.dialogs.ReadAck(req, tx) })
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if err := p.dialogs.ReadBye(req, tx); err != nil {
+			t.Errorf("phone BYE: %v", err)
+		}
+		p.byes <- req
+	})
+	ready := newReadyConn(conn)
+	p.serving.Go(func() { _ = srv.ServeUDP(ready) })
+	<-ready.ready
+	t.Cleanup(p.close)
+	return p
+}
+
+func uriOf(user string, addr *net.UDPAddr) sip.Uri {
+	return sip.Uri{Scheme: "sip", User: user, Host: addr.IP.String(), Port: addr.Port}
+}
+
+func (p *testPhone) close() {
+	_ = p.conn.Close()
+	_ = p.rtp.Close()
+	p.serving.Wait()
+	_ = p.ua.Close()
+}
+
+// register sends REGISTER to the gateway and returns its final response.
+func (p *testPhone) register(ctx context.Context, gwUDP, domain string) *sip.Response {
+	p.t.Helper()
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: domain})
+	req.SetDestination(gwUDP)
+	aor := sip.Uri{Scheme: "sip", User: p.user, Host: domain}
+	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(12))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: aor})
+	req.AppendHeader(&sip.ContactHeader{Address: uriOf(p.user, p.conn.LocalAddr().(*net.UDPAddr))})
+	req.AppendHeader(sip.NewHeader("Expires", "600"))
+	res, err := p.client.Do(ctx, req)
+	if err != nil {
+		p.t.Fatalf("phone REGISTER: %v", err)
+	}
+	return res
+}
+
+func (p *testPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	dlg, err := p.dialogs.ReadInvite(req, tx)
+	if err != nil {
+		p.t.Errorf("phone INVITE: %v", err)
+		return
+	}
+	p.offers <- string(req.Body())
+	remote, err := rtpTarget(req.Body())
+	if err != nil {
+		p.t.Errorf("phone: gateway offer: %v", err)
+		_ = dlg.Respond(488, "Not Acceptable Here", nil)
+		return
+	}
+	if err := dlg.Respond(180, "Ringing", nil); err != nil {
+		p.t.Errorf("phone 180: %v", err)
+		return
+	}
+	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
+	answer := fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=phone\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n", port)
+	select {
+	case <-p.answer:
+	case <-tx.Done():
+		return
+	}
+	p.media <- remote
+	if err := dlg.RespondSDP([]byte(answer)); err != nil {
+		p.t.Errorf("phone 200: %v", err)
+	}
+}
+
+// rtpTarget reads the c= address and audio port of an RTP/AVP offer.
+func rtpTarget(body []byte) (*net.UDPAddr, error) {
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err != nil {
+		return nil, err
+	}
+	if len(sd.MediaDescriptions) == 0 || sd.ConnectionInformation == nil {
+		return nil, fmt.Errorf("no media or c= line")
+	}
+	ip := net.ParseIP(sd.ConnectionInformation.Address.Address)
+	return &net.UDPAddr{IP: ip, Port: sd.MediaDescriptions[0].MediaName.Port.Value}, nil
+}

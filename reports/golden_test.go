@@ -1,0 +1,131 @@
+package reports
+
+import (
+	"bytes"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden/*")
+
+// goldenMeta is fixed so that golden output does not depend on the machine.
+var goldenMeta = RunMeta{
+	Scenario:    "golden-mixed",
+	Seed:        42,
+	Target:      "wss://127.0.0.1:8443/ws?token=abc123",
+	Interrupted: true,
+	Version:     "v0.0.0-golden",
+	GoVersion:   "go1.26-golden",
+	OS:          "linux",
+	Arch:        "amd64",
+	Hostname:    "golden-host",
+	MOSModel:    "E-model (G.107 defaults, Cole-Rosenbluth delay term, G.113 constants)",
+	Warnings:    []string{"target echo: turn secret: s3cr3t", "one call canceled by SIGINT"},
+}
+
+var goldenThresholds = []string{
+	"ice.success_rate >= 0.99",
+	"mos.p5 >= 3.5",
+	"setup_ms.p95 < 2000",
+	"media.one_way_audio == 0",
+	"media.loss_pct.p50 <= 1",
+}
+
+func goldenSummary(t *testing.T) *Summary {
+	t.Helper()
+	var ts []Threshold
+	for _, e := range goldenThresholds {
+		th, err := ParseThreshold(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, th)
+	}
+	f, err := os.Open("testdata/results.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z := NewSummarizer(goldenMeta, WithThresholds(ts...))
+	if err := ReadJSONL(f, func(r Result) error { z.Add(r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return z.Summary()
+}
+
+func TestGolden(t *testing.T) {
+	s := goldenSummary(t)
+	for _, tt := range []struct {
+		file  string
+		write func(io.Writer, *Summary) error
+	}{
+		{SummaryFile, WriteSummaryJSON},
+		{JUnitFile, WriteJUnit},
+		{HTMLFile, WriteHTML},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tt.write(&buf, s); err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, filepath.Join("testdata", "golden", tt.file), buf.Bytes())
+		})
+	}
+}
+
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./reports -update to create it)", err)
+	}
+	if bytes.Equal(got, want) {
+		return
+	}
+	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			t.Fatalf("%s differs at line %d (go test ./reports -update rewrites it)\n got: %s\nwant: %s", path, i+1, gl, wl)
+		}
+	}
+}
+
+// TestGoldenHasNoSecrets checks every secret planted in the fixture and
+// the metadata is gone from every report.
+func TestGoldenHasNoSecrets(t *testing.T) {
+	s := goldenSummary(t)
+	secrets := []string{"abc123", "s3cr3t", "c2VjcmV0LWh1bnRlcjI", "9f1c0b2e", "eyJhbGciOiJIUzI1NiJ9"}
+	for name, write := range map[string]func(io.Writer, *Summary) error{
+		SummaryFile: WriteSummaryJSON, JUnitFile: WriteJUnit, HTMLFile: WriteHTML,
+	} {
+		var buf bytes.Buffer
+		if err := write(&buf, s); err != nil {
+			t.Fatal(err)
+		}
+		for _, sec := range secrets {
+			if bytes.Contains(buf.Bytes(), []byte(sec)) {
+				t.Errorf("%s contains secret %q", name, sec)
+			}
+		}
+		if !bytes.Contains(buf.Bytes(), []byte(Redacted)) {
+			t.Errorf("%s shows no redaction at all", name)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package scenarios
+
+import "fmt"
+
+// Check tells whether a scenario can run against this target: every
+// population has a users entry and the SIP transport its kind needs, and
+// no two populations would log in as the same users. Both must be valid
+// already. Errors point at the scenario or the target file, whichever has
+// to change, and come back together as *Errors.
+func (t *Target) Check(s *Scenario) error {
+	sl := &errorList{src: orEmpty(s.src)}
+	tl := &errorList{src: orEmpty(t.src)}
+	tfile := t.File()
+	if tfile == "" {
+		tfile = fmt.Sprintf("%q", t.Name)
+	}
+	type taken struct {
+		pop        Population
+		key        string
+		start, end int // user numbers [start, end)
+		pattern    string
+	}
+	var uses []taken
+	for i, p := range s.Populations {
+		path := indexPath("populations", i)
+		switch {
+		case p.Kind == KindWebRTC && t.SIP.WS == "":
+			sl.add(joinPath(path, "kind"), ErrConflict, "webrtc populations need sip.ws, which target %s does not give", tfile)
+		case p.Kind == KindSIP && t.SIP.UDP == "":
+			sl.add(joinPath(path, "kind"), ErrConflict, "sip populations need sip.udp, which target %s does not give", tfile)
+		}
+		u, key, ok := t.userEntry(p.Name, p.Kind)
+		if !ok {
+			sl.add(path, ErrNoUsers, "target %s has no users entry for population %q: add users.%s or users.%s", tfile, p.Name, p.Name, p.Kind)
+			continue
+		}
+		uses = append(uses, taken{pop: p, key: key, start: u.Start, end: u.Start + p.Count, pattern: u.Pattern})
+	}
+	for j, b := range uses {
+		for _, a := range uses[:j] {
+			switch {
+			case a.key == b.key:
+				sl.add(indexPath("populations", popIndex(s, b.pop.Name)), ErrConflict,
+					"population %q takes users.%s of target %s, as %q does: both would log in as the same users; give each its own entry", b.pop.Name, b.key, tfile, a.pop.Name)
+			case a.pattern == b.pattern && a.start < b.end && b.start < a.end:
+				tl.add(joinPath(joinPath("users", b.key), "start"), ErrConflict,
+					"users %d..%d of %q (population %q) overlap users.%s's %d..%d (population %q)",
+					b.start, b.end-1, b.pattern, b.pop.Name, a.key, a.start, a.end-1, a.pop.Name)
+			}
+		}
+	}
+	var list []*FieldError
+	if err, ok := sl.err().(*Errors); ok {
+		list = append(list, err.List...)
+	}
+	if err, ok := tl.err().(*Errors); ok {
+		list = append(list, err.List...)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return &Errors{List: list}
+}
+
+func popIndex(s *Scenario, name string) int {
+	for i, p := range s.Populations {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func orEmpty(src *source) *source {
+	if src == nil {
+		return &source{}
+	}
+	return src
+}

@@ -1,0 +1,236 @@
+package scenarios
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gauntlet-rtc/gauntlet/reports"
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads, decodes and validates the scenario file at path. Mistakes in
+// the file come back together as *Errors, each naming path, line, column
+// and field.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load scenario: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a scenario; name is the file name used in
+// error messages. Decoding is strict: unknown fields, wrong types and bad
+// values are errors, never ignored or clamped. Fields the file leaves out
+// get their defaults (DefaultCodecs, DefaultSRTPProfiles, actpass,
+// weight 1, hangup caller, DefaultTimeouts); a missing max_duration or
+// thresholds stays empty and is resolved by RunLimit and ParseThresholds.
+func Parse(name string, data []byte) (*Scenario, error) {
+	d := newDecoder(name)
+	root := d.document(data)
+	if root == nil {
+		return nil, d.errs.err()
+	}
+	s := &Scenario{src: d.src}
+	d.scenario(root, s)
+	s.validate(d.errs)
+	if err := d.errs.err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (d *decoder) scenario(root *yaml.Node, s *Scenario) {
+	f := d.mapping(root, "", "name", "description", "seed", "populations", "flows", "load", "timeouts", "thresholds")
+	if v, ok := f["name"]; ok {
+		s.Name, _ = d.str(v.val, "name")
+	}
+	if v, ok := f["description"]; ok {
+		s.Description, _ = d.str(v.val, "description")
+	}
+	if v, ok := f["seed"]; ok {
+		if seed, ok := d.integer(v.val, "seed"); ok {
+			s.Seed = &seed
+		}
+	}
+	if v, ok := f["populations"]; ok {
+		items, _ := d.seq(v.val, "populations")
+		s.Populations = make([]Population, len(items))
+		for i, item := range items {
+			d.population(item, indexPath("populations", i), &s.Populations[i])
+		}
+	}
+	if v, ok := f["flows"]; ok {
+		items, _ := d.seq(v.val, "flows")
+		s.Flows = make([]Flow, len(items))
+		for i, item := range items {
+			d.flow(item, indexPath("flows", i), &s.Flows[i])
+		}
+	}
+	if v, ok := f["load"]; ok {
+		d.load(v.val, "load", &s.Load)
+	}
+	s.Timeouts = DefaultTimeouts()
+	if v, ok := f["timeouts"]; ok {
+		d.timeouts(v.val, "timeouts", &s.Timeouts)
+	}
+	if v, ok := f["thresholds"]; ok {
+		exprs, ok := d.strs(v.val, "thresholds")
+		if ok && len(exprs) == 0 && len(resolve(v.val).Content) == 0 {
+			d.errs.at(v.pos(), "thresholds", ErrRequired, "empty list; leave thresholds out to get the defaults (%s)", defaultThresholdExprs())
+		}
+		s.Thresholds = exprs
+	}
+}
+
+func (d *decoder) population(n *yaml.Node, path string, p *Population) {
+	f := d.mapping(n, path, "name", "kind", "count", "codecs", "srtp_profiles", "dtls_setup")
+	if f == nil {
+		return
+	}
+	if v, ok := f["name"]; ok {
+		p.Name, _ = d.str(v.val, joinPath(path, "name"))
+	}
+	if v, ok := f["kind"]; ok {
+		k, _ := d.str(v.val, joinPath(path, "kind"))
+		p.Kind = Kind(k)
+	}
+	if v, ok := f["count"]; ok {
+		p.Count = d.smallInt(v.val, joinPath(path, "count"))
+	}
+	p.Codecs = DefaultCodecs(p.Kind)
+	if v, ok := f["codecs"]; ok {
+		names, _ := d.strs(v.val, joinPath(path, "codecs"))
+		p.Codecs = make([]Codec, len(names))
+		for i, c := range names {
+			p.Codecs[i] = Codec(c)
+		}
+	}
+	if p.Kind == KindWebRTC {
+		p.SRTPProfiles = DefaultSRTPProfiles()
+		p.DTLSSetup = DTLSSetupActpass
+	}
+	if v, ok := f["srtp_profiles"]; ok {
+		names, _ := d.strs(v.val, joinPath(path, "srtp_profiles"))
+		p.SRTPProfiles = make([]SRTPProfile, len(names))
+		for i, c := range names {
+			p.SRTPProfiles[i] = SRTPProfile(c)
+		}
+	}
+	if v, ok := f["dtls_setup"]; ok {
+		s, _ := d.str(v.val, joinPath(path, "dtls_setup"))
+		p.DTLSSetup = DTLSSetup(s)
+	}
+}
+
+func (d *decoder) flow(n *yaml.Node, path string, fl *Flow) {
+	f := d.mapping(n, path, "name", "from", "to", "weight", "hold", "hangup")
+	if f == nil {
+		return
+	}
+	if v, ok := f["name"]; ok {
+		fl.Name, _ = d.str(v.val, joinPath(path, "name"))
+	}
+	if v, ok := f["from"]; ok {
+		fl.From, _ = d.str(v.val, joinPath(path, "from"))
+	}
+	if v, ok := f["to"]; ok {
+		fl.To, _ = d.str(v.val, joinPath(path, "to"))
+	}
+	fl.Weight = 1
+	if v, ok := f["weight"]; ok {
+		fl.Weight = d.smallInt(v.val, joinPath(path, "weight"))
+	}
+	if v, ok := f["hold"]; ok {
+		fl.Hold = d.hold(v.val, joinPath(path, "hold"))
+	}
+	fl.Hangup = HangupCaller
+	if v, ok := f["hangup"]; ok {
+		s, _ := d.str(v.val, joinPath(path, "hangup"))
+		fl.Hangup = Hangup(s)
+	}
+}
+
+// hold decodes "3s" (fixed) or {min: 2s, max: 5s} (uniform).
+func (d *decoder) hold(n *yaml.Node, path string) Hold {
+	if resolve(n).Kind != yaml.MappingNode {
+		v, _ := d.duration(n, path)
+		return FixedHold(v)
+	}
+	f := d.mapping(n, path, "min", "max")
+	var h Hold
+	for _, b := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"min", &h.Min}, {"max", &h.Max}} {
+		p := joinPath(path, b.name)
+		v, ok := f[b.name]
+		if !ok {
+			d.errs.at(d.src.lookup(path), p, ErrRequired, "required: a hold range needs both min and max (or write one duration)")
+			continue
+		}
+		*b.dst, _ = d.duration(v.val, p)
+	}
+	return h
+}
+
+func (d *decoder) load(n *yaml.Node, path string, l *LoadSpec) {
+	f := d.mapping(n, path, "calls", "concurrency", "rate", "max_duration")
+	if f == nil {
+		return
+	}
+	if v, ok := f["calls"]; ok {
+		l.Calls = d.smallInt(v.val, joinPath(path, "calls"))
+	}
+	if v, ok := f["concurrency"]; ok {
+		l.Concurrency = d.smallInt(v.val, joinPath(path, "concurrency"))
+	}
+	if v, ok := f["rate"]; ok {
+		p := joinPath(path, "rate")
+		if s, ok := d.str(v.val, p); ok {
+			r, err := ParseRate(s)
+			if err != nil {
+				d.errs.at(v.pos(), p, err, "%s", err)
+			}
+			l.Rate = r
+		}
+	}
+	if v, ok := f["max_duration"]; ok {
+		l.MaxDuration, _ = d.duration(v.val, joinPath(path, "max_duration"))
+	}
+}
+
+func (d *decoder) timeouts(n *yaml.Node, path string, t *Timeouts) {
+	f := d.mapping(n, path, "setup", "register", "teardown")
+	for name, dst := range map[string]*time.Duration{"setup": &t.Setup, "register": &t.Register, "teardown": &t.Teardown} {
+		if v, ok := f[name]; ok {
+			*dst, _ = d.duration(v.val, joinPath(path, name))
+		}
+	}
+}
+
+func defaultThresholdExprs() string {
+	ts := reports.DefaultThresholds()
+	exprs := make([]string, len(ts))
+	for i, t := range ts {
+		exprs[i] = t.Expr
+	}
+	return strings.Join(exprs, ", ")
+}
+
+// smallInt decodes an integer that must fit an int32-sized count; larger
+// values are reported here (validation then sees 0 and stays quiet).
+func (d *decoder) smallInt(n *yaml.Node, path string) int {
+	v, ok := d.integer(n, path)
+	if !ok {
+		return 0
+	}
+	if v > math.MaxInt32 || v < math.MinInt32 {
+		d.errs.at(d.src.lookup(path), path, ErrRange, "%d is out of range (|n| <= %d)", v, math.MaxInt32)
+		return 0
+	}
+	return int(v)
+}

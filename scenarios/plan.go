@@ -1,0 +1,121 @@
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Endpoint is one virtual user in a planned call.
+type Endpoint struct {
+	Population string
+	Kind       Kind
+	Index      int // 0-based index of the user within its population
+}
+
+func (e Endpoint) String() string { return fmt.Sprintf("%s[%d]", e.Population, e.Index) }
+
+// PlannedCall is one call of a plan: who calls whom, in which flow, and
+// how long the call is held once connected.
+type PlannedCall struct {
+	Seq    int    // 0-based position in the plan
+	ID     string // "call-000001" (1-based; wider past 999999)
+	Flow   string
+	Caller Endpoint
+	Callee Endpoint
+	Hold   time.Duration
+	Hangup Hangup
+}
+
+func (c PlannedCall) String() string {
+	return fmt.Sprintf("%s %s %s -> %s hold=%s hangup=%s", c.ID, c.Flow, c.Caller, c.Callee, c.Hold, c.Hangup)
+}
+
+// holdStep is the granularity of drawn hold times: readable plans, and far
+// finer than any hold matters.
+const holdStep = time.Millisecond
+
+// seedStream is the PCG stream used for plans ("gauntlet"), so that the
+// seed alone fixes the plan.
+const seedStream = 0x6761756e746c6574
+
+// Plan lays out every call of a valid scenario, deterministically: the same
+// scenario and seed give the same plan.
+//
+//   - Flows take turns by smooth weighted round-robin, so each flow gets
+//     exactly its share of the calls (rounded) spread evenly, seed or not.
+//   - Users are picked round-robin per population (one cursor per
+//     population, whichever side of the call it is on), so load spreads
+//     over every user and a flow within one population never pairs a user
+//     with itself. Keeping a user in one call at a time is the runner's job.
+//   - Hold times are drawn uniformly in [Min, Max] in steps of 1ms, one
+//     draw per call from a PCG generator seeded with seed.
+//
+// Plan does not validate: flows with a weight below 1 or naming a missing
+// population are left out, and a scenario with none left plans nothing.
+func Plan(s *Scenario, seed int64) []PlannedCall {
+	type flowState struct {
+		flow     Flow
+		from, to Population
+		current  int
+	}
+	var flows []*flowState
+	total := 0
+	for _, f := range s.Flows {
+		from, okFrom := s.Population(f.From)
+		to, okTo := s.Population(f.To)
+		if f.Weight < 1 || !okFrom || !okTo || from.Count < 1 || to.Count < 1 {
+			continue
+		}
+		flows = append(flows, &flowState{flow: f, from: from, to: to})
+		total += f.Weight
+	}
+	if len(flows) == 0 || s.Load.Calls < 1 {
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), seedStream))
+	cursor := map[string]int{}
+	next := func(p Population) Endpoint {
+		i := cursor[p.Name]
+		cursor[p.Name] = (i + 1) % p.Count
+		return Endpoint{Population: p.Name, Kind: p.Kind, Index: i}
+	}
+	calls := make([]PlannedCall, s.Load.Calls)
+	for n := range calls {
+		// Smooth weighted round-robin (as nginx): raise each flow by its
+		// weight, pick the highest, lower it by the total.
+		var pick *flowState
+		for _, fs := range flows {
+			fs.current += fs.flow.Weight
+			if pick == nil || fs.current > pick.current {
+				pick = fs
+			}
+		}
+		pick.current -= total
+		caller := next(pick.from)
+		callee := next(pick.to)
+		if callee == caller {
+			callee = next(pick.to)
+		}
+		calls[n] = PlannedCall{
+			Seq:    n,
+			ID:     fmt.Sprintf("call-%06d", n+1),
+			Flow:   pick.flow.Name,
+			Caller: caller,
+			Callee: callee,
+			Hold:   drawHold(pick.flow.Hold, rng.Uint64()),
+			Hangup: pick.flow.Hangup,
+		}
+	}
+	return calls
+}
+
+// drawHold maps a uniform 64-bit draw onto [h.Min, h.Max] in holdStep
+// steps. The modulo bias is below steps/2^64: nil for any real range.
+func drawHold(h Hold, u uint64) time.Duration {
+	if h.Max <= h.Min {
+		return h.Min
+	}
+	steps := uint64((h.Max-h.Min)/holdStep) + 1
+	return h.Min + time.Duration(u%steps)*holdStep
+}

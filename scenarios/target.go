@@ -1,0 +1,201 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Target is a target file: where the deployment under test listens, and
+// which users the virtual users log in as. Passwords are Secrets: printing
+// or encoding a Target never shows them.
+type Target struct {
+	Name string // shown in reports
+	// Authorized allows attacks against non-loopback targets (a later
+	// task); load and conformance runs do not need it.
+	Authorized bool
+	SIP        SIPTarget
+	// Users are keyed by population name, else by kind ("webrtc", "sip"):
+	// a population takes the entry named after it, or failing that the
+	// entry named after its kind.
+	Users map[string]UserSpec
+
+	src *source
+}
+
+// SIPTarget is where SIP is spoken.
+type SIPTarget struct {
+	// Domain is the AOR domain; empty means the host of WS, else of UDP
+	// (see Target.SIPDomain).
+	Domain string
+	// WS is the SIP-over-WebSocket URL (ws:// or wss://) webrtc agents use.
+	WS string
+	// UDP is the host:port of SIP over UDP that sip agents use.
+	UDP string
+	// InsecureTLS accepts a wss certificate that does not verify (a
+	// self-signed test deployment). Only meaningful with a wss:// WS.
+	InsecureTLS bool
+}
+
+// UserSpec says how the i-th virtual user of a population logs in: user
+// name Pattern with "{n}" replaced by Start+i, and a password given in the
+// file or, better, named by an environment variable.
+type UserSpec struct {
+	Pattern     string
+	Start       int
+	Password    Secret
+	PasswordEnv string // name of the environment variable holding the password
+}
+
+// LoadTarget reads, decodes and validates the target file at path.
+func LoadTarget(path string) (*Target, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load target: %w", err)
+	}
+	return ParseTarget(path, data)
+}
+
+// ParseTarget decodes and validates a target file; name is the file name
+// used in error messages. Decoding is as strict as Parse's.
+func ParseTarget(name string, data []byte) (*Target, error) {
+	d := newDecoder(name)
+	root := d.document(data)
+	if root == nil {
+		return nil, d.errs.err()
+	}
+	t := &Target{src: d.src}
+	d.target(root, t)
+	t.validate(d.errs)
+	if err := d.errs.err(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (d *decoder) target(root *yaml.Node, t *Target) {
+	f := d.mapping(root, "", "name", "authorized", "sip", "users")
+	if v, ok := f["name"]; ok {
+		t.Name, _ = d.str(v.val, "name")
+	}
+	if v, ok := f["authorized"]; ok {
+		t.Authorized, _ = d.boolean(v.val, "authorized")
+	}
+	if v, ok := f["sip"]; ok {
+		sf := d.mapping(v.val, "sip", "domain", "ws", "udp", "insecure_tls")
+		for name, dst := range map[string]*string{"domain": &t.SIP.Domain, "ws": &t.SIP.WS, "udp": &t.SIP.UDP} {
+			if v, ok := sf[name]; ok {
+				*dst, _ = d.str(v.val, joinPath("sip", name))
+			}
+		}
+		if v, ok := sf["insecure_tls"]; ok {
+			t.SIP.InsecureTLS, _ = d.boolean(v.val, "sip.insecure_tls")
+		}
+	}
+	if v, ok := f["users"]; ok {
+		uf := d.mapping(v.val, "users", sortedKeys(v.val)...)
+		t.Users = make(map[string]UserSpec, len(uf))
+		for key, e := range uf {
+			t.Users[key] = d.userSpec(e.val, joinPath("users", key))
+		}
+	}
+}
+
+func (d *decoder) userSpec(n *yaml.Node, path string) UserSpec {
+	var u UserSpec
+	f := d.mapping(n, path, "pattern", "start", "password", "password_env")
+	if v, ok := f["pattern"]; ok {
+		u.Pattern, _ = d.str(v.val, joinPath(path, "pattern"))
+	}
+	if v, ok := f["start"]; ok {
+		u.Start = d.smallInt(v.val, joinPath(path, "start"))
+	}
+	if v, ok := f["password"]; ok {
+		p := joinPath(path, "password")
+		if n := resolve(v.val); n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+			u.Password = Secret(n.Value)
+		} else {
+			d.errs.at(v.pos(), p, ErrType, "want a string (quote it); the value is not shown, it is a password")
+		}
+	}
+	if v, ok := f["password_env"]; ok {
+		u.PasswordEnv, _ = d.str(v.val, joinPath(path, "password_env"))
+	}
+	return u
+}
+
+// sortedKeys lists a mapping's string keys: the users mapping takes any
+// name as a key (validation checks them), so its "known" keys are its own.
+func sortedKeys(n *yaml.Node) []string {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var keys []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := resolve(n.Content[i]); k.Kind == yaml.ScalarNode && k.ShortTag() == "!!str" {
+			keys = append(keys, k.Value)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// File is the file the target was loaded from ("" when built in code).
+func (t *Target) File() string { return t.src.fileName() }
+
+// targetView is how a Target is shown: passwords redacted (Secret does
+// that), in the file's own field names.
+type targetView struct {
+	Name       string              `yaml:"name" json:"name"`
+	Authorized bool                `yaml:"authorized" json:"authorized"`
+	SIP        sipView             `yaml:"sip" json:"sip"`
+	Users      map[string]userView `yaml:"users,omitempty" json:"users,omitempty"`
+}
+
+type sipView struct {
+	Domain      string `yaml:"domain,omitempty" json:"domain,omitempty"`
+	WS          string `yaml:"ws,omitempty" json:"ws,omitempty"`
+	UDP         string `yaml:"udp,omitempty" json:"udp,omitempty"`
+	InsecureTLS bool   `yaml:"insecure_tls" json:"insecure_tls"`
+}
+
+type userView struct {
+	Pattern     string `yaml:"pattern" json:"pattern"`
+	Start       int    `yaml:"start" json:"start"`
+	Password    Secret `yaml:"password,omitempty" json:"password,omitempty"`
+	PasswordEnv string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
+}
+
+func (t Target) view() targetView {
+	v := targetView{
+		Name:       t.Name,
+		Authorized: t.Authorized,
+		SIP:        sipView(t.SIP),
+	}
+	if len(t.Users) > 0 {
+		v.Users = make(map[string]userView, len(t.Users))
+		for k, u := range t.Users {
+			v.Users[k] = userView(u)
+		}
+	}
+	return v
+}
+
+// MarshalYAML renders the target as its file would read, passwords redacted.
+func (t Target) MarshalYAML() (any, error) { return t.view(), nil }
+
+// MarshalJSON renders the target for reports, passwords redacted.
+func (t Target) MarshalJSON() ([]byte, error) { return json.Marshal(t.view()) }
+
+// String renders the target as YAML with passwords redacted.
+func (t Target) String() string {
+	out, err := yaml.Marshal(t.view())
+	if err != nil {
+		return fmt.Sprintf("target %q (unprintable: %v)", t.Name, err)
+	}
+	return string(out)
+}

@@ -1,0 +1,37 @@
+package scenarios
+
+// Warnings are things in a valid scenario that will not do what they seem
+// to, phrased like errors (file:line: field: message). The runner should
+// show them and put them in the summary's warnings.
+//
+// Today: a concurrency the populations cannot reach. Every call needs its
+// own caller and callee (a user is in one call at a time), so at most
+// min(callers, callees, users/2) calls can be up at once; asking for more
+// runs at that limit, which is a clamp the user should hear about.
+func (s *Scenario) Warnings() []string {
+	var out []string
+	callers, callees, all := map[string]int{}, map[string]int{}, map[string]int{}
+	for _, f := range s.Flows {
+		from, okFrom := s.Population(f.From)
+		to, okTo := s.Population(f.To)
+		if !okFrom || !okTo {
+			continue
+		}
+		callers[from.Name], callees[to.Name] = from.Count, to.Count
+		all[from.Name], all[to.Name] = from.Count, to.Count
+	}
+	sum := func(m map[string]int) int {
+		n := 0
+		for _, c := range m {
+			n += c
+		}
+		return n
+	}
+	limit := min(sum(callers), sum(callees), sum(all)/2)
+	if want := min(s.Load.Concurrency, s.Load.Calls); limit > 0 && want > limit {
+		l := &errorList{src: orEmpty(s.src)}
+		l.add("load.concurrency", nil, "%d calls at once need more users than the populations have: they allow at most %d at once, so the run will hold %d", s.Load.Concurrency, limit, limit)
+		out = append(out, l.list[0].Error())
+	}
+	return out
+}
