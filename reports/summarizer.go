@@ -102,6 +102,15 @@ func newNegotiated() Negotiated {
 	}
 }
 
+// SetMeta replaces the run metadata (the runner learns the run's end,
+// whether it was interrupted and its warnings only after the last record).
+func (z *Summarizer) SetMeta(meta RunMeta) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.meta = meta
+	z.meta.Warnings = slices.Clone(meta.Warnings)
+}
+
 // Close does nothing: a Summarizer holds no resources. It makes a
 // Summarizer a Reporter.
 func (z *Summarizer) Close() error { return nil }

@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -51,10 +52,11 @@ func (p *Peer) Connect(ctx context.Context) error {
 	}
 	p.iceConn = conn
 	p.iceMS = ms(iceDone.Sub(start))
-	onRTP := p.onRTP
-	p.mu.Unlock()
-	rx := newReceiver(onRTP, &p.stats)
+	rx := newReceiver(p.onRTP, &p.stats)
+	// Started under the lock that Close takes first, so that no goroutine
+	// starts once Close is waiting for them.
 	p.wg.Go(func() { p.readLoop(conn, ep, rx) })
+	p.mu.Unlock()
 
 	dc, err := p.handshake(ctx, ep, conn.RemoteAddr(), client)
 	if err != nil {
@@ -64,13 +66,16 @@ func (p *Peer) Connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrDTLS, err)
 	}
-	p.tx.Store(tx)
 	done := time.Now()
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	p.tx.Store(tx)
 	p.dtlsMS = ms(done.Sub(iceDone))
 	p.connected = done
 	p.stage = stageConnected
-	p.mu.Unlock()
 	p.wg.Go(func() { p.drainDTLS(dc) })
 	return nil
 }
@@ -109,6 +114,7 @@ func (p *Peer) handshake(ctx context.Context, ep *endpoint, raddr net.Addr, clie
 		for _, o := range opts {
 			sopts = append(sopts, o)
 		}
+		sopts = append(sopts, p.cfg.DTLSServerOptions...)
 		dc, err = dtls.ServerWithOptions(ep, raddr, sopts...)
 	}
 	if err != nil {
@@ -233,7 +239,8 @@ func (p *Peer) readLoop(conn *ice.Conn, ep *endpoint, rx *receiver) {
 	}
 }
 
-// WriteRTP protects pkt with SRTP and sends it on the selected pair.
+// WriteRTP protects pkt with SRTP and sends it on the selected pair, with
+// the leg's declared SSRC (see SSRC) in place of pkt's. pkt is not changed.
 func (p *Peer) WriteRTP(pkt *rtp.Packet) error {
 	tx := p.tx.Load()
 	if tx == nil {
@@ -242,7 +249,7 @@ func (p *Peer) WriteRTP(pkt *rtp.Packet) error {
 	p.mu.Lock()
 	conn := p.iceConn
 	p.mu.Unlock()
-	return tx.write(pkt, conn, p.observer)
+	return tx.write(pkt, p.ssrc, conn, p.observer)
 }
 
 // sender encrypts and writes outgoing RTP; one at a time.
@@ -254,7 +261,7 @@ type sender struct {
 	hdr   rtp.Header
 }
 
-func (s *sender) write(pkt *rtp.Packet, conn net.Conn, obs *wire.Observer) error {
+func (s *sender) write(pkt *rtp.Packet, ssrc uint32, conn net.Conn, obs *wire.Observer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	size := pkt.MarshalSize()
@@ -266,6 +273,7 @@ func (s *sender) write(pkt *rtp.Packet, conn net.Conn, obs *wire.Observer) error
 	if err != nil {
 		return fmt.Errorf("peer: marshal RTP: %w", err)
 	}
+	binary.BigEndian.PutUint32(s.plain[8:12], ssrc)
 	enc, err := s.ctx.EncryptRTP(s.enc[:0], s.plain[:n], &s.hdr)
 	if err != nil {
 		return fmt.Errorf("peer: SRTP protect: %w", err)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,9 @@ type Config struct {
 	// DTLSOptions are appended after the leg's own DTLS options, so they
 	// override them (attacks offer weak suites, hook the ClientHello, ...).
 	DTLSOptions []dtls.Option
+	// DTLSServerOptions are appended when the leg is the DTLS server
+	// (server-only hooks such as dtls.WithServerHelloMessageHook).
+	DTLSServerOptions []dtls.ServerOption
 	// ReplayWindow is the SRTP replay window (default 64). Set it below 0
 	// to switch replay protection off (attacks against the harness itself).
 	ReplayWindow int
@@ -80,6 +84,8 @@ type Peer struct {
 	agent    *ice.Agent
 	localFP  fingerprint
 	observer *wire.Observer
+	ssrc     uint32
+	cname    string
 
 	gathered  chan struct{}
 	candMu    sync.Mutex
@@ -192,6 +198,8 @@ func New(cfg Config) (*Peer, error) {
 		agent:    agent,
 		localFP:  fp,
 		observer: wire.NewObserver(),
+		ssrc:     rand.Uint32() | 1,
+		cname:    randomToken(16),
 		gathered: make(chan struct{}),
 	}
 	if err := agent.OnCandidate(p.onCandidate); err != nil {
@@ -241,6 +249,7 @@ func (p *Peer) localDesc(ctx context.Context, setup, mid string, codecs []media.
 	return buildSDP(localDesc{
 		sessionID: newSessionID(), ufrag: ufrag, pwd: pwd, fp: p.localFP,
 		setup: setup, mid: mid, codecs: codecs, cands: cands,
+		ssrc: p.ssrc, cname: p.cname,
 	})
 }
 
@@ -269,7 +278,7 @@ func (p *Peer) Answer(ctx context.Context, offer []byte, codecs []media.Codec) (
 	if err != nil {
 		return nil, media.Codec{}, err
 	}
-	codec, ok := pickCodec(r.codecs, codecs)
+	codec, ok := media.PickCodec(r.codecs, codecs)
 	if !ok {
 		return nil, media.Codec{}, fmt.Errorf("%w: offered %v, have %v", ErrNoCodec, r.codecs, codecs)
 	}
@@ -369,6 +378,21 @@ func (p *Peer) expect(want stage) error {
 		return fmt.Errorf("%w (stage %d, want %d)", ErrState, p.stage, want)
 	}
 	return nil
+}
+
+var _ media.Leg = (*Peer)(nil)
+
+// SSRC returns the SSRC the leg declares in its SDP (a=ssrc) and sends
+// with: WriteRTP puts it on every packet on the wire.
+func (p *Peer) SSRC() uint32 { return p.ssrc }
+
+func randomToken(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
 }
 
 // OnRTP sets the function called with each decrypted RTP packet and its

@@ -3,28 +3,13 @@ package peer
 import (
 	"errors"
 	"io"
-	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/reports"
 )
 
 // Report is what a leg negotiated and measured.
-type Report struct {
-	ICE       reports.ICE
-	Security  reports.Security // as seen on the wire, plus the remote fingerprint hash and our DTLS role
-	Codec     media.Codec      // negotiated (zero before the remote description)
-	ICEMS     float64          // Connect called to ICE connected
-	DTLSMS    float64          // ICE connected to SRTP keyed
-	Connected time.Time        // SRTP keyed (zero if not reached)
-
-	RTPReceived    int  // decrypted and handed to OnRTP
-	RTCPReceived   int  // counted, not decrypted
-	SRTPAuthFailed int  // dropped: authentication tag did not verify
-	SRTPRejected   int  // dropped: replayed, too old, or unreadable
-	EarlyDropped   int  // dropped: arrived before the keys, beyond the early buffer
-	RemoteClosed   bool // the far end sent close_notify
-}
+type Report = media.LegReport
 
 // Report returns the leg's figures so far.
 func (p *Peer) Report() Report {
@@ -69,8 +54,8 @@ func (p *Peer) Report() Report {
 	defer s.mu.Unlock()
 	r.RTPReceived = s.rtp
 	r.RTCPReceived = s.rtcp
-	r.SRTPAuthFailed = s.authFailed
-	r.SRTPRejected = s.otherDropped
+	r.AuthFailed = s.authFailed
+	r.Rejected = s.otherDropped
 	r.EarlyDropped = s.earlyDropped
 	r.RemoteClosed = errors.Is(s.dtlsClosed, io.EOF)
 	return r

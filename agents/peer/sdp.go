@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
@@ -36,6 +35,8 @@ type localDesc struct {
 	mid       string
 	codecs    []media.Codec
 	cands     []ice.Candidate
+	ssrc      uint32
+	cname     string
 }
 
 // buildSDP writes a JSEP (RFC 8829) description: one audio m-line in a
@@ -74,6 +75,8 @@ func buildSDP(d localDesc) ([]byte, error) {
 		}
 		m.WithCodec(c.PayloadType, c.Name, c.ClockRate, ch, c.Fmtp)
 	}
+	m.WithValueAttribute("msid", d.cname+" audio").
+		WithValueAttribute("ssrc", fmt.Sprintf("%d cname:%s", d.ssrc, d.cname))
 	for _, c := range d.cands {
 		m.WithValueAttribute("candidate", c.Marshal())
 	}
@@ -166,7 +169,7 @@ func parseSDP(b []byte) (remoteDesc, error) {
 	}
 	r.mid, _ = m.Attribute("mid")
 	_, r.rtcpMux = m.Attribute("rtcp-mux")
-	r.codecs = codecsOf(m)
+	r.codecs = media.CodecsFromSDP(m)
 	for _, a := range m.Attributes {
 		if a.Key == "candidate" {
 			r.cands = append(r.cands, a.Value)
@@ -191,64 +194,4 @@ func fingerprints(attrs []sdp.Attribute) ([]fingerprint, error) {
 		out = append(out, fp)
 	}
 	return out, nil
-}
-
-// codecsOf returns the m-line's formats that name a codec this package
-// knows, in order, each with the payload type and fmtp the SDP gave it.
-func codecsOf(m *sdp.MediaDescription) []media.Codec {
-	rtpmaps := map[string]string{}
-	fmtps := map[string]string{}
-	for _, a := range m.Attributes {
-		pt, rest, ok := strings.Cut(a.Value, " ")
-		if !ok {
-			continue
-		}
-		switch a.Key {
-		case "rtpmap":
-			rtpmaps[pt] = strings.TrimSpace(rest)
-		case "fmtp":
-			fmtps[pt] = strings.TrimSpace(rest)
-		}
-	}
-	var out []media.Codec
-	for _, f := range m.MediaName.Formats {
-		pt, err := strconv.ParseUint(f, 10, 7)
-		if err != nil {
-			continue
-		}
-		name, ok := rtpmaps[f]
-		if !ok { // static payload types (RFC 3551) may omit rtpmap
-			switch pt {
-			case 0:
-				name = "PCMU/8000"
-			case 8:
-				name = "PCMA/8000"
-			default:
-				continue
-			}
-		}
-		c, err := media.LookupCodec(name)
-		if err != nil {
-			continue
-		}
-		c.PayloadType = uint8(pt)
-		if v, ok := fmtps[f]; ok {
-			c.Fmtp = v
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-// pickCodec returns the first of theirs (their preference) that is one of
-// ours, with their payload type.
-func pickCodec(theirs, ours []media.Codec) (media.Codec, bool) {
-	for _, t := range theirs {
-		for _, o := range ours {
-			if t.Same(o) {
-				return t, true
-			}
-		}
-	}
-	return media.Codec{}, false
 }

@@ -3,11 +3,11 @@ package peer_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
-	"crypto/tls"
 )
 
 var fingerprintLine = regexp.MustCompile(`a=fingerprint:sha-256 [0-9A-F:]+`)

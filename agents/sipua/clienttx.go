@@ -130,7 +130,11 @@ func (u *UA) expire(tx *clientTx, waiting bool) {
 		return
 	}
 	if waiting {
-		u.finishLocked(tx, nil, fmt.Errorf("%w: %s to %s (64*T1 = %s)", ErrTimeout, tx.req.Method, &tx.req.Recipient, 64*u.cfg.Timers.T1))
+		err := fmt.Errorf("%w: %s to %s (64*T1 = %s)", ErrTimeout, tx.req.Method, &tx.req.Recipient, 64*u.cfg.Timers.T1)
+		if !u.heard.Load() {
+			err = fmt.Errorf("%w: nothing ever answered %s: %w", ErrUnreachable, u.cfg.Server, err)
+		}
+		u.finishLocked(tx, nil, err)
 	}
 	u.removeLocked(tx)
 }

@@ -8,7 +8,7 @@ import (
 // Errors callers can match with errors.Is.
 var (
 	ErrConfig       = errors.New("sipua: invalid config")
-	ErrUnreachable  = errors.New("sipua: server unreachable")                           // nothing answered the connect
+	ErrUnreachable  = errors.New("sipua: server unreachable")                           // ws: nothing accepted the connect; udp: a timeout before any message ever arrived
 	ErrHandshake    = errors.New("sipua: websocket upgrade failed")                     // connected, but no usable 101
 	ErrSubprotocol  = errors.New("sipua: websocket 101 did not select subprotocol sip") // RFC 7118 §4
 	ErrTimeout      = errors.New("sipua: transaction timed out")                        // Timer B or F fired

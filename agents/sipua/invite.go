@@ -60,12 +60,12 @@ func (u *UA) Invite(ctx context.Context, to string, offer []byte) (*Dialog, erro
 		s.to.Address = target
 	}
 	s.from.Params.Add("tag", newTag())
-	allow := sip.NewHeader("Allow", allow)
+	allowHdr := sip.NewHeader("Allow", allow)
 	var timing Timing
 	var auth authState
 	var creds []sip.Header
 	for {
-		s.headers = append([]sip.Header{allow}, creds...)
+		s.headers = append([]sip.Header{allowHdr}, creds...)
 		req := u.newRequest(s, newBranch())
 		if timing.Invite.IsZero() {
 			timing.Invite = time.Now()

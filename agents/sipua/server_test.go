@@ -2,6 +2,7 @@ package sipua_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,11 +29,12 @@ const (
 
 // srvOpts shape the far end.
 type srvOpts struct {
-	transport       string   // "ws" or "udp"
-	password        string   // non-empty: REGISTER must carry digest credentials for it
-	algs            []string // algorithms challenged, in header order; default MD5
-	wrongCode       int      // answer to wrong credentials: 401 (a new challenge, the default) or 403
-	dropFirstInvite bool     // udp: the first INVITE datagram is lost
+	transport       string      // "ws" or "udp"
+	password        string      // non-empty: REGISTER must carry digest credentials for it
+	algs            []string    // algorithms challenged, in header order; default MD5
+	wrongCode       int         // answer to wrong credentials: 401 (a new challenge, the default) or 403
+	dropFirstInvite bool        // udp: the first INVITE datagram is lost
+	tls             *tls.Config // wss: the server's certificate
 }
 
 // testServer is a sipgo registrar and callee the UA under test talks to.
@@ -94,6 +96,15 @@ func newTestServer(t *testing.T, o srvOpts) *testServer {
 		s.addr = &net.UDPAddr{IP: a.IP, Port: a.Port}
 		closer = l.Close
 		s.wg.Go(func() { _ = srv.ServeWS(l) })
+	case "wss":
+		l, err := tls.Listen("tcp", "127.0.0.1:0", o.tls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := l.Addr().(*net.TCPAddr)
+		s.addr = &net.UDPAddr{IP: a.IP, Port: a.Port}
+		closer = l.Close
+		s.wg.Go(func() { _ = srv.ServeWSS(l) })
 	case "udp":
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
@@ -101,7 +112,9 @@ func newTestServer(t *testing.T, o srvOpts) *testServer {
 		}
 		s.addr = pc.LocalAddr().(*net.UDPAddr)
 		closer = pc.Close
-		s.wg.Go(func() { _ = srv.ServeUDP(&watchedConn{PacketConn: pc, s: s}) })
+		wc := &watchedConn{PacketConn: pc, s: s, reading: make(chan struct{})}
+		s.wg.Go(func() { _ = srv.ServeUDP(wc) })
+		<-wc.reading // sipgo has pooled the socket: requests from the server can use it
 	default:
 		t.Fatalf("transport %q", o.transport)
 	}
@@ -125,9 +138,12 @@ type watchedConn struct {
 	net.PacketConn
 	s       *testServer
 	dropped bool
+	reading chan struct{} // closed on the first read
+	once    sync.Once
 }
 
 func (c *watchedConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	c.once.Do(func() { close(c.reading) })
 	for {
 		n, a, err := c.PacketConn.ReadFrom(p)
 		if err != nil || !strings.HasPrefix(string(p[:n]), "INVITE ") {
@@ -146,10 +162,10 @@ func (c *watchedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 
 // server is what Config.Server names.
 func (s *testServer) server() string {
-	if s.o.transport == "ws" {
-		return "ws://" + s.addr.String() + "/"
+	if s.o.transport == "udp" {
+		return s.addr.String()
 	}
-	return s.addr.String()
+	return s.o.transport + "://" + s.addr.String() + "/"
 }
 
 func (s *testServer) config(user string) sipua.Config {

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -39,6 +40,7 @@ type UA struct {
 
 	incoming   chan *ServerInvite
 	readerDone chan struct{}
+	heard      atomic.Bool    // some SIP message has arrived
 	timers     sync.WaitGroup // timer callbacks running; only added to while !closed, under mu
 
 	mu        sync.Mutex
@@ -237,6 +239,7 @@ func (u *UA) readLoop() {
 			u.log.Debug("unparsable message dropped", "err", err, "from", from)
 			continue
 		}
+		u.heard.Store(true)
 		switch m := msg.(type) {
 		case *sip.Request:
 			u.onRequest(m, from)

@@ -2,8 +2,15 @@ package sipua_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"log/slog"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -242,4 +249,50 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRegisterWSS(t *testing.T) {
+	serverTLS, clientTLS := selfSigned(t)
+	s := newTestServer(t, srvOpts{transport: "wss", tls: serverTLS})
+	cfg := s.config("alice")
+	cfg.TLSConfig = clientTLS
+	ua := newUA(t, cfg)
+	if status, err := ua.Register(ctx5(t), time.Hour); err != nil || status != 200 {
+		t.Fatalf("Register = %d, %v; want 200", status, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if via := s.regs[0].Via(); via.Transport != "WSS" || !strings.HasSuffix(via.Host, ".invalid") {
+		t.Errorf("Via = %s, want SIP/2.0/WSS <random>.invalid", via.Value())
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and a client config trusting it.
+func selfSigned(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "gauntlet test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: pool}
 }

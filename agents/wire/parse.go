@@ -16,9 +16,9 @@ import (
 
 // Errors the parsers return, wrapped with detail.
 var (
-	ErrNotDTLS    = errors.New("wire: not a DTLS record")
-	ErrTruncated  = errors.New("wire: truncated")
-	ErrMalformed  = errors.New("wire: malformed")
+	ErrNotDTLS   = errors.New("wire: not a DTLS record")
+	ErrTruncated = errors.New("wire: truncated")
+	ErrMalformed = errors.New("wire: malformed")
 )
 
 // Content types of a DTLS record.

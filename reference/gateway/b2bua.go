@@ -82,14 +82,12 @@ func (g *Gateway) admitInvite(req *sip.Request, tx sip.ServerTransaction) (bindi
 		g.reply(tx, req, sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
 		return binding{}, webrtcOffer{}, false
 	}
-	if ct := req.ContentType(); ct == nil || !strings.EqualFold(strings.TrimSpace(strings.Split(ct.Value(), ";")[0]), "application/sdp") {
-		if len(req.Body()) > 0 {
-			g.reply(tx, req, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
-			return binding{}, webrtcOffer{}, false
-		}
-	}
 	if len(req.Body()) == 0 {
 		g.reply(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warn("an SDP offer is required"))
+		return binding{}, webrtcOffer{}, false
+	}
+	if !isSDP(req.ContentType()) {
+		g.reply(tx, req, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
 		return binding{}, webrtcOffer{}, false
 	}
 	offer, err := parseWebRTCOffer(req.Body())
@@ -154,7 +152,7 @@ func (c *call) setup(req *sip.Request, offer webrtcOffer, target binding) {
 		return nil
 	}})
 	if err != nil {
-		c.failInvite(ictx, err)
+		c.failInvite(err)
 		return
 	}
 	if err := sess.Ack(ictx); err != nil {
@@ -222,7 +220,7 @@ func (c *call) connect(offer webrtcOffer, phoneSDP []byte) {
 // failInvite answers the browser after the phone's INVITE failed: the
 // phone's own final code, 408 when it never answered in time, 503 when the
 // gateway is closing. A browser CANCEL already got its 487 from sipgo.
-func (c *call) failInvite(ictx context.Context, err error) {
+func (c *call) failInvite(err error) {
 	var dr *sipgo.ErrDialogResponse
 	switch {
 	case errors.As(err, &dr):
@@ -231,9 +229,7 @@ func (c *call) failInvite(ictx context.Context, err error) {
 		c.fail(sip.StatusServiceUnavailable, "Service Unavailable", err)
 	case c.ctx.Err() != nil:
 		c.fail(sip.StatusRequestTerminated, "Request Terminated", err)
-	case errors.Is(ictx.Err(), context.DeadlineExceeded):
-		c.fail(sip.StatusRequestTimeout, "Request Timeout", err)
-	default:
+	default: // InviteTimeout, or the transaction timed out or failed
 		c.fail(sip.StatusRequestTimeout, "Request Timeout", err)
 	}
 }
@@ -278,6 +274,14 @@ func (g *Gateway) phoneInvite(browserReq *sip.Request, callID string, target bin
 	req.AppendHeader(&ct)
 	req.SetBody(sdp)
 	return req
+}
+
+func isSDP(ct *sip.ContentTypeHeader) bool {
+	if ct == nil {
+		return false
+	}
+	mediaType, _, _ := strings.Cut(ct.Value(), ";")
+	return strings.EqualFold(strings.TrimSpace(mediaType), "application/sdp")
 }
 
 func warn(text string) sip.Header {

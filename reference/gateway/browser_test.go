@@ -150,10 +150,10 @@ func (b *testBrowser) request(method sip.RequestMethod, d *dialog, ruri sip.Uri,
 
 // transact sends req and returns every response up to the final one,
 // calling onProvisional, if set, for each 1xx as it arrives.
-func (b *testBrowser) transact(ctx context.Context, req *sip.Request, onProvisional ...func(*sip.Response)) []*sip.Response {
-	b.t.Helper()
+func (b *testBrowser) transact(ctx context.Context, t *testing.T, req *sip.Request, onProvisional ...func(*sip.Response)) []*sip.Response {
+	t.Helper()
 	if err := b.write(req); err != nil {
-		b.t.Fatalf("browser send %s: %v", req.Method, err)
+		t.Fatalf("browser send %s: %v", req.Method, err)
 	}
 	var got []*sip.Response
 	for {
@@ -170,17 +170,17 @@ func (b *testBrowser) transact(ctx context.Context, req *sip.Request, onProvisio
 				f(res)
 			}
 		case <-ctx.Done():
-			b.t.Fatalf("browser %s: no final response: %v (got %s)", req.Method, ctx.Err(), statuses(got))
+			t.Fatalf("browser %s: no final response: %v (got %s)", req.Method, ctx.Err(), statuses(got))
 		}
 	}
 }
 
 // invite sends an INVITE to user and returns the responses. It ACKs the final
 // response, as RFC 3261 wants for non-2xx too, and learns the To tag.
-func (b *testBrowser) invite(ctx context.Context, d *dialog, ruri sip.Uri, offer []byte, onProvisional ...func(*sip.Response)) []*sip.Response {
-	b.t.Helper()
+func (b *testBrowser) invite(ctx context.Context, t *testing.T, d *dialog, ruri sip.Uri, offer []byte, onProvisional ...func(*sip.Response)) []*sip.Response {
+	t.Helper()
 	inv := b.request(sip.INVITE, d, ruri, offer)
-	got := b.transact(ctx, inv, onProvisional...)
+	got := b.transact(ctx, t, inv, onProvisional...)
 	final := got[len(got)-1]
 	tag, _ := final.To().Params.Get("tag")
 	d.toTag = tag
@@ -191,7 +191,7 @@ func (b *testBrowser) invite(ctx context.Context, d *dialog, ruri sip.Uri, offer
 		ack.PrependHeader(sip.HeaderClone(inv.Via()))
 	}
 	if err := b.write(ack); err != nil {
-		b.t.Fatalf("browser ACK: %v", err)
+		t.Fatalf("browser ACK: %v", err)
 	}
 	return got
 }

@@ -100,6 +100,12 @@ func (b *browserLeg) ack() {
 	b.mu.Unlock()
 }
 
+func (b *browserLeg) wasAcked() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.acked
+}
+
 // bye ends the dialog from the gateway's side and waits for the answer.
 func (b *browserLeg) bye(ctx context.Context, client *sipgo.Client, live func(remote string) bool) error {
 	if !live(b.source) {

@@ -83,6 +83,11 @@ func (c *call) teardown() {
 		})
 	}
 	if browserUp && by != sideBrowser {
+		if !c.browser.wasAcked() {
+			// RFC 3261 15 wants the ACK first; a B2BUA whose other leg
+			// is gone cannot wait for it.
+			c.log.Info("BYE to browser before its ACK")
+		}
 		byes.Go(func() {
 			if err := c.browser.bye(ctx, c.g.wsClient, c.g.wsLn.live); err != nil {
 				c.log.Warn("BYE to browser failed", "error", err)

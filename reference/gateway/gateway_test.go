@@ -21,7 +21,7 @@ import (
 )
 
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 func startGateway(ctx context.Context, t *testing.T, cfg Config) *Gateway {
@@ -38,15 +38,17 @@ func startGateway(ctx context.Context, t *testing.T, cfg Config) *Gateway {
 	return gw
 }
 
-// TestGatewayCall runs a real call on loopback, with no mocks: a browser
+// TestGatewayCall runs real calls on loopback, with no mocks: a browser
 // (gobwas/ws + sipgo's sip package + pion) calls a desk phone (a sipgo UA
-// over UDP with plain RTP) through the gateway.
+// over UDP with plain RTP) through the gateway. The first call carries media
+// and ends with the browser's BYE, the second ends with the phone's, the
+// third is still up when the gateway closes.
 func TestGatewayCall(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	ctx := deadline(t, 10*time.Second)
 	cfg := DefaultConfig()
-	// The browser below offers SRTP_AES128_CM_HMAC_SHA1_80 first and
+	// The browser offers SRTP_AES128_CM_HMAC_SHA1_80 first and
 	// SRTP_AEAD_AES_128_GCM second; the gateway prefers the second.
 	cfg.SRTPProfiles = []string{"SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_HMAC_SHA1_80"}
 	gw := startGateway(ctx, t, cfg)
@@ -58,48 +60,45 @@ func TestGatewayCall(t *testing.T) {
 	}
 	browser := dialBrowser(ctx, t, gw.WSURL(), "web1000", domain)
 	reg := browser.request(sip.REGISTER, newDialog("web1000"), sip.Uri{Scheme: "sip", Host: domain}, nil)
-	if got := browser.transact(ctx, reg); got[len(got)-1].StatusCode != 200 {
+	if got := browser.transact(ctx, t, reg); got[len(got)-1].StatusCode != 200 {
 		t.Fatalf("browser REGISTER over WS: got %s, want 200", statuses(got))
 	}
 
-	peer := newTestPeer(t, dtls.SRTP_AES128_CM_HMAC_SHA1_80, dtls.SRTP_AEAD_AES_128_GCM)
-	pcmu := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}
-	track, err := webrtc.NewTrackLocalStaticRTP(pcmu, "audio", "browser")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := peer.pc.AddTrack(track); err != nil {
-		t.Fatal(err)
-	}
-	fromGateway := make(chan *rtp.Packet, 128)
-	peer.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			p, _, err := tr.ReadRTP()
-			if err != nil {
-				return
+	t.Run("register refusals", func(t *testing.T) {
+		registrar := sip.Uri{Scheme: "sip", Host: domain}
+		brief := browser.request(sip.REGISTER, newDialog("web1000"), registrar, nil)
+		brief.AppendHeader(sip.NewHeader("Expires", "10"))
+		for _, tc := range []struct {
+			name string
+			req  *sip.Request
+			want int
+		}{
+			{"unknown user", browser.request(sip.REGISTER, newDialog("nobody"), registrar, nil), 404},
+			{"third party", browser.request(sip.REGISTER, newDialog("web1001"), registrar, nil), 403},
+			{"too brief", brief, 423},
+		} {
+			got := browser.transact(ctx, t, tc.req)
+			final := got[len(got)-1]
+			if final.StatusCode != tc.want {
+				t.Errorf("%s: got %s, want %d", tc.name, statuses(got), tc.want)
 			}
-			fromGateway <- p
+			if tc.want == 423 && final.GetHeader("Min-Expires") == nil {
+				t.Errorf("%s: 423 without Min-Expires", tc.name)
+			}
 		}
 	})
-	connected := make(chan struct{})
-	var once sync.Once
-	peer.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			once.Do(func() { close(connected) })
-		}
-	})
-	offer := peer.offer(ctx, t)
 
+	first := newCallingPeer(ctx, t)
 	t.Run("refusals", func(t *testing.T) {
 		for _, tc := range []struct {
 			name, callee, offer string
 			want                int
 		}{
-			{"unknown callee", "nobody", offer, 404},
-			{"callee not registered", "desk2001", offer, 480},
-			{"offer without fingerprint", "desk2000", dropLines(offer, "a=fingerprint:"), 488},
+			{"unknown callee", "nobody", first.offer, 404},
+			{"callee not registered", "desk2001", first.offer, 480},
+			{"offer without fingerprint", "desk2000", dropLines(first.offer, "a=fingerprint:"), 488},
 		} {
-			got := browser.invite(ctx, newDialog(tc.callee), browser.aor(tc.callee), []byte(tc.offer))
+			got := browser.invite(ctx, t, newDialog(tc.callee), browser.aor(tc.callee), []byte(tc.offer))
 			if final := got[len(got)-1]; final.StatusCode != tc.want {
 				t.Errorf("%s: got %s, want %d", tc.name, statuses(got), tc.want)
 			}
@@ -111,46 +110,90 @@ func TestGatewayCall(t *testing.T) {
 		}
 	})
 
-	d := newDialog("desk2000")
 	// The phone rings until the browser has seen the 180: sipgo handles each
 	// message in a goroutine of its own, so a 180 and a 200 sent back to back
 	// may be processed in either order.
-	got := browser.invite(ctx, d, browser.aor("desk2000"), []byte(offer), func(r *sip.Response) {
+	d, got := placeCall(ctx, t, browser, first, func(r *sip.Response) {
 		if r.StatusCode == 180 {
 			close(phone.answer)
 		}
 	})
-	final := got[len(got)-1]
-	if final.StatusCode != 200 || !slices.ContainsFunc(got, func(r *sip.Response) bool { return r.StatusCode == 180 }) {
-		t.Fatalf("INVITE: got %s, want 100/180 then 200", statuses(got))
+	if !slices.ContainsFunc(got, func(r *sip.Response) bool { return r.StatusCode == 180 }) {
+		t.Errorf("INVITE: got %s, want a 180 relayed before the 200", statuses(got))
 	}
+	final := got[len(got)-1]
 	if formats := answerFormats(t, final.Body()); !slices.Equal(formats, []string{"0"}) {
 		t.Errorf("answer offers formats %v, want only the phone's choice [0] (PCMU)", formats)
 	}
-	if err := peer.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(final.Body())}); err != nil {
-		t.Fatal(err)
-	}
-	receive(ctx, t, connected, "ICE and DTLS to connect")
-	if seen, suite, profile := peer.obs.hello(); !seen || profile != dtls.SRTP_AEAD_AES_128_GCM {
+	if seen, suite, profile := first.obs.hello(); !seen || profile != dtls.SRTP_AEAD_AES_128_GCM {
 		t.Errorf("ServerHello seen=%v suite=%#04x use_srtp=%#04x, want SRTP_AEAD_AES_128_GCM (%#04x), the gateway's preference",
 			seen, suite, uint16(profile), uint16(dtls.SRTP_AEAD_AES_128_GCM))
 	}
-
 	gwRTP := receive(ctx, t, phone.media, "the gateway's RTP address")
-	exchangeMedia(ctx, t, track, fromGateway, phone.rtp, gwRTP)
+	exchangeMedia(ctx, t, first.track, first.fromGateway, phone.rtp, gwRTP)
 
 	bye := browser.request(sip.BYE, d, final.Contact().Address, nil)
-	if got := browser.transact(ctx, bye); got[len(got)-1].StatusCode != 200 {
-		t.Errorf("BYE: got %s, want 200", statuses(got))
+	if got := browser.transact(ctx, t, bye); got[len(got)-1].StatusCode != 200 {
+		t.Errorf("browser BYE: got %s, want 200", statuses(got))
 	}
-	receive(ctx, t, phone.byes, "the phone's BYE")
+	receive(ctx, t, phone.byes, "BYE at the phone after the browser's BYE")
+	receive(ctx, t, phone.calls, "the phone's dialog of the first call") // ended already
+	first.close()
 
-	peer.close()
-	browser.close()
-	phone.close()
+	second := newCallingPeer(ctx, t)
+	placeCall(ctx, t, browser, second)
+	phoneSide := receive(ctx, t, phone.calls, "the phone's dialog")
+	if err := phoneSide.Bye(ctx); err != nil {
+		t.Errorf("phone BYE: %v", err)
+	}
+	receive(ctx, t, browser.byes, "BYE at the browser after the phone's BYE")
+	second.close()
+
+	t.Run("cancel while ringing", func(t *testing.T) {
+		phone.never.Store(true)
+		defer phone.never.Store(false)
+		cancelWhileRinging(ctx, t, browser, second.offer)
+		receive(ctx, t, phone.gaveUp, "CANCEL at the phone")
+	})
+
+	t.Run("phone busy", func(t *testing.T) {
+		phone.reject.Store(486)
+		defer phone.reject.Store(0)
+		got := browser.invite(ctx, t, newDialog("desk2000"), browser.aor("desk2000"), []byte(second.offer))
+		if final := got[len(got)-1]; final.StatusCode != 486 {
+			t.Errorf("INVITE: got %s, want the phone's 486 relayed", statuses(got))
+		}
+	})
+
+	t.Run("fingerprint mismatch tears the call down", func(t *testing.T) {
+		// The offer's fingerprint is not the browser's certificate: the
+		// gateway's DTLS handshake fails and it BYEs both legs.
+		liar := newCallingPeer(ctx, t)
+		defer liar.close()
+		d := newDialog("desk2000")
+		got := browser.invite(ctx, t, d, browser.aor("desk2000"), []byte(otherFingerprint(t, liar.offer)))
+		final := got[len(got)-1]
+		if final.StatusCode != 200 {
+			t.Fatalf("INVITE: got %s, want 200", statuses(got))
+		}
+		if err := liar.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(final.Body())}); err != nil {
+			t.Fatal(err)
+		}
+		receive(ctx, t, browser.byes, "BYE at the browser after DTLS failed")
+		receive(ctx, t, phone.byes, "BYE at the phone after DTLS failed")
+		receive(ctx, t, phone.calls, "the phone's dialog of the torn-down call")
+	})
+
+	third := newCallingPeer(ctx, t)
+	placeCall(ctx, t, browser, third)
 	if err := gw.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
+	receive(ctx, t, phone.byes, "BYE at the phone when the gateway closes")
+	receive(ctx, t, browser.byes, "BYE at the browser when the gateway closes")
+	third.close()
+	browser.close()
+	phone.close()
 }
 
 // exchangeMedia sends marked packets both ways at once and checks that each
@@ -190,8 +233,14 @@ func exchangeMedia(ctx context.Context, t *testing.T, track *webrtc.TrackLocalSt
 		}
 	})
 	var atBrowser []*rtp.Packet
+collect:
 	for range n {
-		atBrowser = append(atBrowser, receive(ctx, t, fromGateway, "RTP at the browser"))
+		select {
+		case p := <-fromGateway:
+			atBrowser = append(atBrowser, p)
+		case <-ctx.Done():
+			break collect
+		}
 	}
 	wg.Wait()
 	close(atPhone)
@@ -250,7 +299,13 @@ func checkMarked(t *testing.T, dir string, got []*rtp.Packet, seq0 int, who stri
 		seen[p.SequenceNumber] = true
 	}
 	if len(seen) != n {
-		t.Errorf("%s: %d of %d packets arrived", dir, len(seen), n)
+		var missing []uint16
+		for i := range n {
+			if !seen[uint16(seq0+i)] {
+				missing = append(missing, uint16(seq0+i))
+			}
+		}
+		t.Errorf("%s: %d of %d packets arrived; missing %v", dir, len(seen), n, missing)
 	}
 }
 
@@ -274,4 +329,53 @@ func dropLines(sdpText, prefix string) string {
 		}
 	}
 	return strings.Join(keep, "\r\n")
+}
+
+// With DTLSRole "client" the gateway answers a=setup:active, the browser is
+// the DTLS server, and the browser's SRTP profile preference wins.
+func TestGatewayDTLSClientRole(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	ctx := deadline(t, 10*time.Second)
+	cfg := DefaultConfig()
+	cfg.DTLSRole = DTLSRoleClient
+	gw := startGateway(ctx, t, cfg)
+	phone := startPhone(t, "desk2000")
+	close(phone.answer)
+	if res := phone.register(ctx, gw.UDPAddr(), gw.Domain()); res.StatusCode != 200 {
+		t.Fatalf("phone REGISTER: %d", res.StatusCode)
+	}
+	browser := dialBrowser(ctx, t, gw.WSURL(), "web1000", gw.Domain())
+	peer := newCallingPeer(ctx, t)
+	_, got := placeCall(ctx, t, browser, peer)
+	if answer := string(got[len(got)-1].Body()); !strings.Contains(answer, "a=setup:active") {
+		t.Errorf("answer without a=setup:active:\n%s", answer)
+	}
+	if seen, _, profile := peer.obs.hello(); !seen || profile != dtls.SRTP_AES128_CM_HMAC_SHA1_80 {
+		t.Errorf("ServerHello seen=%v use_srtp=%#04x, want the browser's first choice SRTP_AES128_CM_HMAC_SHA1_80", seen, uint16(profile))
+	}
+	if err := gw.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	receive(ctx, t, phone.byes, "BYE at the phone when the gateway closes")
+	receive(ctx, t, browser.byes, "BYE at the browser when the gateway closes")
+	peer.close()
+	browser.close()
+	phone.close()
+}
+
+// otherFingerprint changes the first byte of the offer's sha-256 fingerprint.
+func otherFingerprint(t *testing.T, offer string) string {
+	t.Helper()
+	const key = "a=fingerprint:sha-256 "
+	i := strings.Index(offer, key)
+	if i < 0 {
+		t.Fatal("offer has no sha-256 fingerprint")
+	}
+	i += len(key)
+	flipped := "00"
+	if offer[i:i+2] == "00" {
+		flipped = "11"
+	}
+	return offer[:i] + flipped + offer[i+2:]
 }

@@ -15,8 +15,8 @@ import (
 )
 
 // helloObserver wraps the browser's UDP socket and reads the DTLS
-// ServerHello as it passes in the clear: the cipher suite and the SRTP
-// profile the gateway chose, as observed on the wire. It embeds the
+// ServerHello as it passes in the clear, either way: the cipher suite and
+// the SRTP profile the DTLS server chose, as observed on the wire. It embeds the
 // net.PacketConn interface, not *net.UDPConn, so pion's ICE mux cannot
 // bypass ReadFrom.
 type helloObserver struct {
@@ -30,13 +30,22 @@ type helloObserver struct {
 
 func (o *helloObserver) ReadFrom(b []byte) (int, net.Addr, error) {
 	n, addr, err := o.PacketConn.ReadFrom(b)
-	if err == nil && n > 0 && b[0] >= 20 && b[0] <= 63 { // DTLS per RFC 7983
+	if err == nil {
 		o.inspect(b[:n])
 	}
 	return n, addr, err
 }
 
+// WriteTo sees the ServerHello the browser sends when it is the DTLS server.
+func (o *helloObserver) WriteTo(b []byte, addr net.Addr) (int, error) {
+	o.inspect(b)
+	return o.PacketConn.WriteTo(b, addr)
+}
+
 func (o *helloObserver) inspect(datagram []byte) {
+	if len(datagram) == 0 || datagram[0] < 20 || datagram[0] > 63 { // not DTLS (RFC 7983)
+		return
+	}
 	records, err := recordlayer.UnpackDatagram(datagram)
 	if err != nil {
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/emiago/sipgo"
@@ -25,10 +26,14 @@ type testPhone struct {
 	dialogs *sipgo.DialogServerCache
 	serving sync.WaitGroup
 
-	answer chan struct{}     // the phone answers (200) once this is closed
-	offers chan string       // SDP offers received
-	media  chan *net.UDPAddr // where the gateway wants RTP, once the call is answered
-	byes   chan *sip.Request // BYEs received
+	answer chan struct{}                   // the phone answers (200) once this is closed
+	never  atomic.Bool                     // when set, the phone rings until the caller gives up
+	reject atomic.Int32                    // when set, the phone answers INVITEs with this final status
+	gaveUp chan struct{}                   // a caller gave up while it rang (CANCEL)
+	offers chan string                     // SDP offers received
+	calls  chan *sipgo.DialogServerSession // answered (and ACKed) calls
+	media  chan *net.UDPAddr               // where the gateway wants RTP, once the call is answered
+	byes   chan *sip.Request               // BYEs received
 }
 
 func startPhone(t *testing.T, user string) *testPhone {
@@ -57,7 +62,12 @@ func startPhone(t *testing.T, user string) *testPhone {
 	p := &testPhone{
 		t: t, user: user, conn: conn, rtp: rtpConn, ua: ua, client: client,
 		dialogs: sipgo.NewDialogServerCache(client, sip.ContactHeader{Address: uriOf(user, addr)}),
-		answer:  make(chan struct{}), offers: make(chan string, 4), media: make(chan *net.UDPAddr, 4), byes: make(chan *sip.Request, 4),
+		answer:  make(chan struct{}),
+		gaveUp:  make(chan struct{}, 16),
+		offers:  make(chan string, 16),
+		calls:   make(chan *sipgo.DialogServerSession, 16),
+		media:   make(chan *net.UDPAddr, 16),
+		byes:    make(chan *sip.Request, 16),
 	}
 	srv.OnInvite(p.onInvite)
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = p.dialogs.ReadAck(req, tx) })
@@ -124,6 +134,17 @@ func (p *testPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
 	answer := fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=phone\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n", port)
+	if code := p.reject.Load(); code != 0 {
+		if err := dlg.Respond(int(code), "Busy Here", nil); err != nil {
+			p.t.Errorf("phone %d: %v", code, err)
+		}
+		return
+	}
+	if p.never.Load() {
+		<-dlg.Context().Done()
+		p.gaveUp <- struct{}{}
+		return
+	}
 	select {
 	case <-p.answer:
 	case <-tx.Done():
@@ -132,7 +153,9 @@ func (p *testPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p.media <- remote
 	if err := dlg.RespondSDP([]byte(answer)); err != nil {
 		p.t.Errorf("phone 200: %v", err)
+		return
 	}
+	p.calls <- dlg
 }
 
 // rtpTarget reads the c= address and audio port of an RTP/AVP offer.

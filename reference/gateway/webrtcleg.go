@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -59,11 +60,36 @@ type webrtcHooks struct {
 	failed func()            // ICE or DTLS failed
 }
 
+// earlyPackets is how many packets from the phone the gateway holds while
+// the browser's DTLS is not done yet (one second of 20 ms audio), so a phone
+// that talks at once loses nothing at the start of the call.
+const earlyPackets = 50
+
 // webrtcLeg is the browser side of one call's media: a PeerConnection that
 // sends through one TrackLocalStaticRTP.
 type webrtcLeg struct {
-	pc    *webrtc.PeerConnection
-	track *webrtc.TrackLocalStaticRTP
+	pc     *webrtc.PeerConnection
+	track  *boundTrack
+	sender *webrtc.RTPSender
+	ready  bool          // the track is bound and SRTP is up; used by send only
+	early  []*rtp.Packet // held until ready; used by send only
+}
+
+// boundTrack is a TrackLocalStaticRTP that says when pion has bound it to
+// its sender: before that, writes are dropped silently (as they are before
+// SRTP is up).
+type boundTrack struct {
+	*webrtc.TrackLocalStaticRTP
+	once  sync.Once
+	bound chan struct{}
+}
+
+func (t *boundTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	params, err := t.TrackLocalStaticRTP.Bind(ctx)
+	if err == nil {
+		t.once.Do(func() { close(t.bound) })
+	}
+	return params, err
 }
 
 var errGathering = errors.New("ice gathering did not complete")
@@ -112,11 +138,12 @@ func (l *webrtcLeg) answer(ctx context.Context, offer string, chosen codec, hook
 	if err != nil {
 		return "", fmt.Errorf("local track: %w", err)
 	}
-	l.track = track
-	sender, err := pc.AddTrack(track)
+	l.track = &boundTrack{TrackLocalStaticRTP: track, bound: make(chan struct{})}
+	sender, err := pc.AddTrack(l.track)
 	if err != nil {
 		return "", fmt.Errorf("add track: %w", err)
 	}
+	l.sender = sender
 	if err := l.preferCodec(sender, chosen); err != nil {
 		return "", err
 	}
@@ -160,8 +187,38 @@ func (l *webrtcLeg) preferCodec(sender *webrtc.RTPSender, chosen codec) error {
 
 // send forwards one RTP packet from the phone to the browser; the track
 // rewrites SSRC and payload type to the negotiated ones and keeps the rest.
+// pion drops, without an error, what is written before the track is bound
+// and SRTP is up, so until then send holds the last earlyPackets packets and
+// sends them first once it is. Call it from one goroutine only.
 func (l *webrtcLeg) send(p *rtp.Packet) error {
-	return l.track.WriteRTP(p)
+	if !l.ready {
+		l.ready = l.isReady()
+	}
+	if !l.ready {
+		if len(l.early) == earlyPackets {
+			l.early = l.early[1:]
+		}
+		l.early = append(l.early, p.Clone())
+		return nil
+	}
+	var errs []error
+	for _, e := range l.early {
+		errs = append(errs, l.track.WriteRTP(e))
+	}
+	l.early = nil
+	return errors.Join(append(errs, l.track.WriteRTP(p))...)
+}
+
+// isReady reports whether the track is bound and SRTP is up. The DTLS
+// transport reports connected only after it has started SRTP: it sets the
+// state and starts SRTP under one lock, which State takes.
+func (l *webrtcLeg) isReady() bool {
+	select {
+	case <-l.track.bound:
+	default:
+		return false
+	}
+	return l.sender.Transport().State() == webrtc.DTLSTransportStateConnected
 }
 
 // close closes the PeerConnection and waits for pion's goroutines.

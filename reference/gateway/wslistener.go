@@ -130,11 +130,16 @@ func (c *wsConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// Close closes the connection; closing it again is a no-op (sipgo and the
+// listener may both close it).
 func (c *wsConn) Close() error {
 	c.mu.Lock()
-	first := !c.closed
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
 	c.closed = true
-	if first && c.reads == 0 {
+	if c.reads == 0 {
 		close(c.idle)
 	}
 	c.mu.Unlock()

@@ -1,0 +1,94 @@
+package endpoint
+
+import (
+	"context"
+	"time"
+
+	"github.com/gauntlet-rtc/gauntlet/reports"
+)
+
+// CallSpec says how to run one call between two endpoints.
+type CallSpec struct {
+	ID            string
+	Hold          time.Duration // from media up to hang-up
+	CalleeHangsUp bool          // else the caller hangs up
+	Setup         time.Duration // dial to media up (default 15 s)
+	Teardown      time.Duration // BYE to the far side seeing it (default 5 s)
+}
+
+// PlaceCall runs one whole call: callee waits for the INVITE, caller dials
+// it by user name, the call is held, one side hangs up, and both legs are
+// combined into the call's record. Neither endpoint may be in another call
+// meanwhile: callee takes the next INVITE it receives as this call's.
+// When ctx ends early the call is hung up at once and its record says what
+// was measured until then.
+func PlaceCall(ctx context.Context, caller, callee *Endpoint, spec CallSpec) reports.Result {
+	if spec.Setup <= 0 {
+		spec.Setup = 15 * time.Second
+	}
+	if spec.Teardown <= 0 {
+		spec.Teardown = 5 * time.Second
+	}
+	setupCtx, cancelSetup := context.WithTimeout(ctx, spec.Setup)
+	defer cancelSetup()
+	accepted := make(chan *Leg, 1)
+	go func() { accepted <- callee.Accept(setupCtx) }()
+
+	out := caller.Dial(setupCtx, callee.User())
+	if out.Err() != nil {
+		cancelSetup() // the callee may never see an INVITE
+	}
+	in := <-accepted
+
+	dropped := false
+	if out.Err() == nil && in.Err() == nil {
+		dropped = hold(ctx, spec, out, in)
+	}
+	_ = out.Close()
+	_ = in.Close()
+	callerRep, calleeRep := out.Report(), in.Report()
+	var res reports.Result
+	if calleeRep.Err != nil && callerRep.Err != nil {
+		res = Combine(spec.ID, callerRep, nil)
+	} else {
+		res = Combine(spec.ID, callerRep, &calleeRep)
+	}
+	if dropped && res.Outcome == reports.OutcomeOK {
+		res.Outcome, res.Cause = reports.OutcomeFailed, reports.CauseDropped
+		res.Error = "the call ended before its hold time: the far side hung up"
+	}
+	if ctx.Err() != nil && res.Outcome != reports.OutcomeOK && res.Cause != reports.CauseMedia {
+		res.Cause = reports.CauseCanceled
+	}
+	return res
+}
+
+// hold keeps a connected call up for its hold time, then hangs it up from
+// the chosen side and waits for the other side to see the BYE. It reports
+// whether the call was dropped early by something other than ctx.
+func hold(ctx context.Context, spec CallSpec, out, in *Leg) (dropped bool) {
+	timer := time.NewTimer(spec.Hold)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-out.Done():
+		return true
+	case <-in.Done():
+		return true
+	}
+	hangup, other := out, in
+	if spec.CalleeHangsUp {
+		hangup, other = in, out
+	}
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), spec.Teardown)
+	defer cancel()
+	if err := hangup.Hangup(tctx); err != nil {
+		hangup.e.log.Debug("hangup failed", "call", spec.ID, "err", err)
+	}
+	select {
+	case <-other.Done():
+	case <-tctx.Done():
+	}
+	return false
+}

@@ -1,0 +1,21 @@
+package endpoint
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gauntlet-rtc/gauntlet/reports"
+)
+
+var (
+	errNoCallee = errors.New("endpoint: the call never reached the callee")
+	errNoAudio  = errors.New("endpoint: no audio in either direction")
+)
+
+func errOneWay(up, down reports.Direction) error {
+	dead := up
+	if up.Audio {
+		dead = down
+	}
+	return fmt.Errorf("endpoint: one-way audio: %s received %d of %d packets, none matching what was sent", dead.Name, dead.Received, dead.Sent)
+}

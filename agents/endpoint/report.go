@@ -1,0 +1,145 @@
+package endpoint
+
+import (
+	"time"
+
+	"github.com/gauntlet-rtc/gauntlet/agents/media"
+	"github.com/gauntlet-rtc/gauntlet/reports"
+	"github.com/gauntlet-rtc/gauntlet/reports/emodel"
+)
+
+// LegReport is what one leg of a call saw.
+type LegReport struct {
+	User      string
+	Kind      string
+	Caller    bool
+	Peer      string
+	Start     time.Time
+	End       time.Time
+	Err       error
+	Cause     string
+	SIPStatus int
+	Signaling time.Duration // INVITE to 2xx at this leg
+	Connected time.Time     // media path up
+	Codec     media.Codec
+
+	// Media is what the media leg negotiated (ICE and DTLS for WebRTC legs).
+	Media media.LegReport
+
+	Sent    int    // packets this leg sent
+	SendTag uint64 // the tag in this leg's payload marks
+	Recv    media.Stats
+}
+
+// Report returns what the leg saw so far.
+func (l *Leg) Report() LegReport {
+	l.mu.Lock()
+	r := LegReport{
+		User: l.e.User(), Kind: l.e.cfg.Kind, Caller: l.caller, Peer: l.peer,
+		Start: l.start, End: l.end, Err: l.err, Cause: l.cause, SIPStatus: l.status,
+		Connected: l.connected, Codec: l.codec,
+	}
+	if l.dialog != nil {
+		r.Signaling = l.dialog.Timing.Signaling()
+	}
+	sess, recv, sender := l.sess, l.recv, l.sender
+	l.mu.Unlock()
+	if r.End.IsZero() {
+		r.End = time.Now()
+	}
+	if sess != nil {
+		r.Media = sess.Report()
+	}
+	if recv != nil {
+		r.Recv = recv.Stats()
+	}
+	if sender != nil {
+		r.Sent = sender.Sent()
+		r.SendTag = sender.Tag()
+	}
+	return r
+}
+
+// Direction names in records.
+const (
+	CallerToCallee = "caller->callee"
+	CalleeToCaller = "callee->caller"
+)
+
+// Combine builds the record of one call from its two legs (callee may be
+// nil when no leg reached the callee). The harness owns both ends, so each
+// direction's figures come from its receiver and its sender together.
+func Combine(id string, caller LegReport, callee *LegReport) reports.Result {
+	r := reports.Result{
+		Kind: reports.KindCall, ID: id, From: caller.User, To: caller.Peer,
+		Start: caller.Start, End: caller.End, SIPStatus: caller.SIPStatus,
+		Outcome: reports.OutcomeOK,
+	}
+	if callee != nil {
+		r.To = callee.User
+		if callee.End.After(r.End) {
+			r.End = callee.End
+		}
+	}
+	if !caller.Codec.IsZero() {
+		r.Codec = caller.Codec.RTPMap()
+	}
+	webrtc := caller
+	if caller.Kind != KindWebRTC && callee != nil && callee.Kind == KindWebRTC {
+		webrtc = *callee
+	}
+	r.ICE, r.Security = webrtc.Media.ICE, webrtc.Media.Security
+	r.Phases = reports.Phases{SignalingMS: ms(caller.Signaling), ICEMS: webrtc.Media.ICEMS, DTLSMS: webrtc.Media.DTLSMS}
+	if first := caller.Recv.FirstArrival; !first.IsZero() {
+		r.Phases.TotalMS = ms(first.Sub(caller.Start))
+		if !caller.Connected.IsZero() {
+			r.Phases.FirstMediaMS = ms(max(first.Sub(caller.Connected), 0))
+		}
+	}
+
+	switch {
+	case caller.Err != nil:
+		return failed(r, caller.Cause, caller.Err)
+	case callee == nil:
+		return failed(r, reports.CauseSignaling, errNoCallee)
+	case callee.Err != nil:
+		return failed(r, callee.Cause, callee.Err)
+	}
+
+	up := callee.Recv.Direction(CallerToCallee, caller.Sent, caller.SendTag)
+	down := caller.Recv.Direction(CalleeToCaller, callee.Sent, callee.SendTag)
+	up.MOS, down.MOS = mos(caller.Codec, up), mos(caller.Codec, down)
+	r.Media = []reports.Direction{up, down}
+	r.OneWayAudio = up.Audio != down.Audio
+	r.NoAudio = !up.Audio && !down.Audio
+	switch {
+	case r.NoAudio:
+		return failed(r, reports.CauseMedia, errNoAudio)
+	case r.OneWayAudio:
+		return failed(r, reports.CauseMedia, errOneWay(up, down))
+	}
+	return r
+}
+
+func failed(r reports.Result, cause string, err error) reports.Result {
+	r.Outcome, r.Cause = reports.OutcomeFailed, cause
+	if r.Cause == "" {
+		r.Cause = reports.CauseSignaling
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+// mos applies the E-model to one direction; 0 when nothing arrived.
+func mos(c media.Codec, d reports.Direction) float64 {
+	if d.Received == 0 {
+		return 0
+	}
+	model, ok := emodel.Lookup(c.RTPMap())
+	if !ok {
+		return 0
+	}
+	return model.MOS(emodel.Input{LossPct: d.LossPct, DelayMS: d.DelayMS})
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gauntlet-rtc/gauntlet/scenarios"
+)
+
+// progressPrinter shows a run's live state: a status line rewritten in
+// place on a terminal, plain periodic lines otherwise (CI logs).
+type progressPrinter struct {
+	w        io.Writer
+	tty      bool
+	every    time.Duration
+	last     time.Time
+	lineOpen bool
+}
+
+func newProgressPrinter(w io.Writer, every time.Duration) *progressPrinter {
+	p := &progressPrinter{w: w, tty: isTerminal(w), every: every}
+	if p.every == 0 {
+		p.every = 10 * time.Second
+		if p.tty {
+			p.every = time.Second
+		}
+	}
+	return p
+}
+
+func (p *progressPrinter) print(s scenarios.Progress) {
+	now := time.Now()
+	if !s.Final && now.Sub(p.last) < p.every {
+		return
+	}
+	p.last = now
+	line := formatProgress(s)
+	switch {
+	case p.tty && s.Final:
+		fmt.Fprintf(p.w, "\r\033[K%s\n", line)
+		p.lineOpen = false
+	case p.tty:
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.lineOpen = true
+	default:
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func formatProgress(s scenarios.Progress) string {
+	ice, relay, mos := "-", "-", "-"
+	if done := s.Completed; done > 0 {
+		ice = strconv.FormatFloat(float64(s.Connected)/float64(done)*100, 'f', 1, 64) + "%"
+	}
+	if s.Connected > 0 {
+		relay = strconv.FormatFloat(float64(s.Relayed)/float64(s.Connected), 'f', 2, 64)
+	}
+	if s.MOSCount > 0 {
+		mos = strconv.FormatFloat(s.MOSSum/float64(s.MOSCount), 'f', 2, 64)
+	}
+	return fmt.Sprintf("[%6s] registered %d  calls %d/%d started, %d active, %d done, %d failed  ice %s  relay %s  mos %s",
+		s.Elapsed.Round(time.Second), s.Registered, s.Started, s.Planned, s.Active, s.Completed, s.Failed, ice, relay, mos)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,96 @@
+// Package reference starts Gauntlet's reference deployment in-process, on
+// loopback and free ports, the way httptest.NewServer does: the known-good
+// system every suite and scenario runs against when no target is given. In
+// this cut it is the WebRTC gateway (see package gateway); TURN and rooms
+// join it later. It imports nothing else of Gauntlet.
+package reference
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gauntlet-rtc/gauntlet/reference/gateway"
+)
+
+// Config configures the reference deployment.
+type Config struct {
+	Gateway gateway.Config `yaml:"gateway"`
+	// Logger is used by every part whose own config sets none; nil discards.
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// DefaultConfig returns the hardened defaults of every part.
+func DefaultConfig() Config {
+	return Config{Gateway: gateway.DefaultConfig()}
+}
+
+// Validate reports the first invalid field of any part.
+func (c Config) Validate() error {
+	if err := c.Gateway.Validate(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	return nil
+}
+
+// Reference is a running reference deployment.
+type Reference struct {
+	cfg     Config
+	gateway *gateway.Gateway
+}
+
+// Start validates cfg, starts every part and returns once all listen. ctx
+// bounds the start only; the deployment runs until Close.
+func Start(ctx context.Context, cfg Config) (*Reference, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Gateway.Logger == nil {
+		cfg.Gateway.Logger = cfg.Logger
+	}
+	gw, err := gateway.New(cfg.Gateway)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	if err := gw.Start(ctx); err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	return &Reference{cfg: cfg, gateway: gw}, nil
+}
+
+// Gateway returns the running gateway.
+func (r *Reference) Gateway() *gateway.Gateway { return r.gateway }
+
+// Close stops every part and returns once all their goroutines have exited.
+func (r *Reference) Close() error {
+	return r.gateway.Close()
+}
+
+// TargetYAML renders a target file that points at the running parts.
+func (r *Reference) TargetYAML() []byte {
+	g := r.cfg.Gateway
+	var b strings.Builder
+	b.WriteString("name: reference\n")
+	b.WriteString("authorized: false\n")
+	b.WriteString("sip:\n")
+	fmt.Fprintf(&b, "  domain: %s\n", scalar(g.Domain))
+	fmt.Fprintf(&b, "  ws: %s\n", r.gateway.WSURL())
+	fmt.Fprintf(&b, "  udp: %s\n", r.gateway.UDPAddr())
+	b.WriteString("users:\n")
+	fmt.Fprintf(&b, "  webrtc: {pattern: %s, start: %d}\n", strconv.Quote(g.WebRTCUsers.Pattern), g.WebRTCUsers.Start)
+	fmt.Fprintf(&b, "  sip: {pattern: %s, start: %d}\n", strconv.Quote(g.SIPUsers.Pattern), g.SIPUsers.Start)
+	return []byte(b.String())
+}
+
+var plainScalar = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// scalar writes s as a YAML plain scalar when that is safe, else quoted.
+func scalar(s string) string {
+	if plainScalar.MatchString(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,65 @@
+package reference
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/gauntlet-rtc/gauntlet/reference/gateway"
+	"go.uber.org/goleak"
+	"gopkg.in/yaml.v3"
+)
+
+func TestTargetYAML(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ref, err := Start(t.Context(), DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := ref.Gateway()
+	want := fmt.Sprintf(`name: reference
+authorized: false
+sip:
+  domain: gauntlet.test
+  ws: %s
+  udp: %s
+users:
+  webrtc: {pattern: "web{n}", start: 1000}
+  sip: {pattern: "desk{n}", start: 2000}
+`, gw.WSURL(), gw.UDPAddr())
+	got := ref.TargetYAML()
+	if string(got) != want {
+		t.Errorf("TargetYAML:\n%s\nwant:\n%s", got, want)
+	}
+	var target struct {
+		Name       string `yaml:"name"`
+		Authorized bool   `yaml:"authorized"`
+		SIP        struct {
+			Domain, WS, UDP string
+		} `yaml:"sip"`
+		Users map[string]struct {
+			Pattern string
+			Start   int
+		} `yaml:"users"`
+	}
+	if err := yaml.Unmarshal(got, &target); err != nil {
+		t.Fatalf("TargetYAML is not YAML: %v", err)
+	}
+	if target.SIP.WS != gw.WSURL() || target.SIP.UDP != gw.UDPAddr() || target.Users["sip"].Pattern != "desk{n}" || target.Users["webrtc"].Start != 1000 {
+		t.Errorf("TargetYAML decodes to %+v", target)
+	}
+	if gw.WSURL() == "" || gw.UDPAddr() == "" {
+		t.Errorf("running gateway has no addresses: ws %q udp %q", gw.WSURL(), gw.UDPAddr())
+	}
+	if err := ref.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestStartRefusesInvalidConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Gateway.DTLSRole = "both"
+	if _, err := Start(t.Context(), cfg); !errors.Is(err, gateway.ErrInvalidConfig) {
+		t.Fatalf("Start: %v, want gateway.ErrInvalidConfig", err)
+	}
+}

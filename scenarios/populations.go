@@ -1,0 +1,265 @@
+package scenarios
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gauntlet-rtc/gauntlet/agents/endpoint"
+	"github.com/gauntlet-rtc/gauntlet/agents/media"
+	"github.com/gauntlet-rtc/gauntlet/agents/sipua"
+	"github.com/gauntlet-rtc/gauntlet/agents/socket"
+	"github.com/gauntlet-rtc/gauntlet/reports"
+	"github.com/pion/dtls/v3"
+	"golang.org/x/sync/errgroup"
+)
+
+// startParallel bounds how many virtual users connect and register at once.
+const startParallel = 32
+
+// user is one virtual user and its lease: a user takes part in one call at
+// a time.
+type user struct {
+	ep    *endpoint.Endpoint // nil when it could not connect or register
+	err   error              // why ep is nil
+	lease chan struct{}
+}
+
+func (u *user) acquire(ctx context.Context) error {
+	select {
+	case u.lease <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (u *user) release() { <-u.lease }
+
+// populations are the run's virtual users by population name.
+type populations struct {
+	byName map[string][]*user
+}
+
+// startPopulations connects and registers every virtual user. It fails
+// with ErrUnreachable only when no user at all reached the target.
+func (r *runner) startPopulations(ctx context.Context) (*populations, error) {
+	s, t := r.cfg.Scenario, r.cfg.Target
+	guard, err := t.Guard(ctx)
+	if err != nil {
+		return &populations{}, err
+	}
+	sources := socket.NewSources()
+	pops := &populations{byName: map[string][]*user{}}
+	var g errgroup.Group
+	g.SetLimit(startParallel)
+	for _, p := range s.Populations {
+		users := make([]*user, p.Count)
+		pops.byName[p.Name] = users
+		for i := range users {
+			u := &user{lease: make(chan struct{}, 1)}
+			users[i] = u
+			src, err := sources.Next()
+			if err != nil {
+				return pops, err
+			}
+			g.Go(func() error {
+				u.ep, u.err = r.startUser(ctx, p, i, src, guard)
+				return nil
+			})
+		}
+	}
+	_ = g.Wait()
+	return pops, pops.reachable(ctx)
+}
+
+// reachable reports ErrUnreachable when no user came up and the first
+// failure says the target was not there.
+func (p *populations) reachable(ctx context.Context) error {
+	var first error
+	for _, users := range p.byName {
+		for _, u := range users {
+			if u.ep != nil {
+				return nil
+			}
+			if first == nil && u.err != nil {
+				first = u.err
+			}
+		}
+	}
+	if ctx.Err() != nil || first == nil {
+		return nil
+	}
+	if errors.Is(first, sipua.ErrUnreachable) || errors.Is(first, sipua.ErrTransport) || errors.Is(first, sipua.ErrTimeout) {
+		return fmt.Errorf("%w: %w", ErrUnreachable, first)
+	}
+	return nil
+}
+
+// startUser brings up virtual user i of population p and registers it; the
+// REGISTER (or the failure to connect) becomes a record.
+func (r *runner) startUser(ctx context.Context, p Population, i int, src netip.Addr, guard *socket.Guard) (*endpoint.Endpoint, error) {
+	n, err := socket.New(socket.WithSourceIP(src), socket.WithGuard(guard), socket.WithLogger(r.log))
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := r.cfg.Target.EndpointConfig(p, i, n, r.clock)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger, cfg.SIP.Logger = r.log, r.log
+	name := cfg.SIP.User
+
+	regCtx, cancel := context.WithTimeout(ctx, r.cfg.Scenario.Timeouts.Register)
+	defer cancel()
+	start := time.Now()
+	ep, err := endpoint.New(regCtx, cfg)
+	if err != nil {
+		r.report(reports.Result{
+			Kind: reports.KindRegister, ID: "register-" + name, Population: p.Name, From: name,
+			Start: start, End: time.Now(), Outcome: reports.OutcomeFailed,
+			Cause: reports.CauseUnreachable, Error: err.Error(),
+		})
+		return nil, err
+	}
+	res := ep.Register(regCtx)
+	res.Population = p.Name
+	r.report(res)
+	if res.Outcome != reports.OutcomeOK {
+		_ = ep.Close()
+		return nil, fmt.Errorf("%s: REGISTER: %s", name, res.Error)
+	}
+	r.update(func(p *Progress) { p.Registered++ })
+	return ep, nil
+}
+
+func (r *runner) report(res reports.Result) { r.cfg.Reporter.Add(res) }
+
+// close unregisters (when the run ended normally) and closes every user.
+func (p *populations) close(ctx context.Context, unregister bool) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, startParallel)
+	for _, users := range p.byName {
+		for _, u := range users {
+			if u.ep == nil {
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if unregister {
+					uctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+					_ = u.ep.Unregister(uctx)
+					cancel()
+				}
+				_ = u.ep.Close()
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// EndpointConfig is the configuration of virtual user i of population p
+// on this target, on the socket layer n and pacing clock.
+func (t *Target) EndpointConfig(p Population, i int, n *socket.Net, clock *media.Clock) (endpoint.Config, error) {
+	name, password, err := t.User(p.Name, p.Kind, i)
+	if err != nil {
+		return endpoint.Config{}, err
+	}
+	cfg := endpoint.Config{
+		Kind:  string(p.Kind),
+		SIP:   sipua.Config{Domain: t.SIPDomain(), User: name, Password: password},
+		Net:   n,
+		Clock: clock,
+	}
+	if cfg.Codecs, err = mediaCodecs(p.Codecs); err != nil {
+		return endpoint.Config{}, err
+	}
+	switch p.Kind {
+	case KindWebRTC:
+		u, err := url.Parse(t.SIP.WS)
+		if err != nil {
+			return endpoint.Config{}, fmt.Errorf("target %s: sip.ws: %w", t.Name, err)
+		}
+		cfg.SIP.Transport, cfg.SIP.Server = u.Scheme, t.SIP.WS
+		if u.Scheme == "wss" {
+			// Insecure only when the target file says so.
+			cfg.SIP.TLSConfig = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: t.SIP.InsecureTLS}
+		}
+		if cfg.SRTPProfiles, err = dtlsProfiles(p.SRTPProfiles); err != nil {
+			return endpoint.Config{}, err
+		}
+		cfg.DTLSSetup = string(p.DTLSSetup)
+	default:
+		cfg.SIP.Transport, cfg.SIP.Server = sipua.TransportUDP, t.SIP.UDP
+	}
+	return cfg, nil
+}
+
+// Guard returns a socket guard that allows what the target file names: its
+// SIP hosts (and, always, loopback). Host names are resolved once, here.
+func (t *Target) Guard(ctx context.Context) (*socket.Guard, error) {
+	g := socket.NewGuard()
+	var hosts []string
+	if u, err := url.Parse(t.SIP.WS); t.SIP.WS != "" && err == nil {
+		hosts = append(hosts, u.Hostname())
+	}
+	if host, _, err := net.SplitHostPort(t.SIP.UDP); t.SIP.UDP != "" && err == nil {
+		hosts = append(hosts, host)
+	}
+	for _, h := range hosts {
+		if ip, err := netip.ParseAddr(h); err == nil {
+			g.Allow(ip)
+			continue
+		}
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+		if err != nil {
+			return nil, fmt.Errorf("%w: resolving %s: %w", ErrUnreachable, h, err)
+		}
+		for _, ip := range ips {
+			g.Allow(ip)
+		}
+	}
+	return g, nil
+}
+
+func mediaCodecs(cs []Codec) ([]media.Codec, error) {
+	out := make([]media.Codec, 0, len(cs))
+	for _, c := range cs {
+		mc, err := media.LookupCodec(string(c))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mc)
+	}
+	return out, nil
+}
+
+var dtlsProfileIDs = map[SRTPProfile]dtls.SRTPProtectionProfile{
+	SRTPAES128CMHMACSHA180: dtls.SRTP_AES128_CM_HMAC_SHA1_80,
+	SRTPAES128CMHMACSHA132: dtls.SRTP_AES128_CM_HMAC_SHA1_32,
+	SRTPAEADAES128GCM:      dtls.SRTP_AEAD_AES_128_GCM,
+	SRTPAEADAES256GCM:      dtls.SRTP_AEAD_AES_256_GCM,
+	SRTPNullHMACSHA180:     dtls.SRTP_NULL_HMAC_SHA1_80,
+	SRTPNullHMACSHA132:     dtls.SRTP_NULL_HMAC_SHA1_32,
+}
+
+func dtlsProfiles(ps []SRTPProfile) ([]dtls.SRTPProtectionProfile, error) {
+	out := make([]dtls.SRTPProtectionProfile, 0, len(ps))
+	for _, p := range ps {
+		id, ok := dtlsProfileIDs[p]
+		if !ok {
+			return nil, fmt.Errorf("%w: SRTP profile %s", ErrUnsupported, p)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
