@@ -28,11 +28,12 @@ const InterfaceName = "gauntlet0"
 // source address and guarded. Create it with New; it is safe for concurrent
 // use.
 type Net struct {
-	src     netip.Addr
-	guard   *Guard
-	observe ObserverFunc
-	log     *slog.Logger
-	iface   *transport.Interface
+	src      netip.Addr
+	guard    *Guard
+	observe  ObserverFunc
+	log      *slog.Logger
+	iface    *transport.Interface
+	wrappers []func(net.PacketConn) net.PacketConn
 }
 
 var _ transport.Net = (*Net)(nil)
@@ -51,6 +52,14 @@ func WithLogger(l *slog.Logger) Option { return func(n *Net) { n.log = l } }
 
 // WithObserver sets a function that sees every UDP datagram in and out.
 func WithObserver(fn ObserverFunc) Option { return func(n *Net) { n.observe = fn } }
+
+// WithPacketWrapper adds a layer between the guard and every UDP socket the
+// Net opens: the network simulator (impairment, NAT filtering) plugs in
+// here. Wrappers apply in order, the first one nearest the real socket.
+// Whatever a wrapper sends still passed the guard first.
+func WithPacketWrapper(w func(net.PacketConn) net.PacketConn) Option {
+	return func(n *Net) { n.wrappers = append(n.wrappers, w) }
+}
 
 // New returns a Net. The source address must be a valid unicast address
 // (any of 127/8 works on Linux without set-up).
@@ -140,6 +149,9 @@ func (n *Net) bindHostPort(address string) (net.IP, int, error) {
 }
 
 func (n *Net) wrap(c net.PacketConn, remote net.Addr) *PacketConn {
+	for _, w := range n.wrappers {
+		c = w(c)
+	}
 	return NewPacketConn(c, remote, n.guard, n.observe, n.log)
 }
 
