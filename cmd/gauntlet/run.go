@@ -47,7 +47,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	s, err := scenarios.Load(pos[0])
 	if err != nil {
-		return withCode(exitInvalid, err, "fix the file, or run 'gauntlet validate' to see every problem at once")
+		return withCode(exitInvalid, err, "")
 	}
 	thresholds, err := s.ParseThresholds()
 	if err != nil {

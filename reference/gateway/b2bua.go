@@ -186,7 +186,7 @@ func (c *call) connect(offer webrtcOffer, phoneSDP []byte) {
 				c.log.Debug("rtp to phone", "error", err)
 			}
 		},
-		failed: func() { c.hangup(sideGateway, "ICE or DTLS failed") },
+		ended: func(reason string) { c.hangup(sideGateway, reason) },
 	})
 	if err != nil {
 		var se *sdpError

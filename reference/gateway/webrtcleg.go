@@ -55,9 +55,9 @@ func capability(c codec) webrtc.RTPCodecCapability {
 
 // webrtcHooks connect a WebRTC leg to its call.
 type webrtcHooks struct {
-	spawn  func(func()) bool // runs a goroutine owned by the call
-	onRTP  func(*rtp.Packet) // each RTP packet of the chosen codec from the browser
-	failed func()            // ICE or DTLS failed
+	spawn func(func()) bool   // runs a goroutine owned by the call
+	onRTP func(*rtp.Packet)   // each RTP packet of the chosen codec from the browser
+	ended func(reason string) // ICE or DTLS failed, or the peer connection closed
 }
 
 // earlyPackets is how many packets from the phone the gateway holds while
@@ -114,8 +114,14 @@ func newWebRTCLeg(ctx context.Context, api *webrtc.API, offer string, chosen cod
 func (l *webrtcLeg) answer(ctx context.Context, offer string, chosen codec, hooks webrtcHooks) (string, error) {
 	pc := l.pc
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateFailed {
-			hooks.failed()
+		switch s {
+		case webrtc.PeerConnectionStateFailed:
+			hooks.ended("ICE or DTLS failed")
+		case webrtc.PeerConnectionStateClosed:
+			// Also what a failed handshake can end in, when the browser's
+			// alert or close_notify wins the race; after the gateway's own
+			// close the call has ended already and this is a no-op.
+			hooks.ended("peer connection closed")
 		}
 	})
 	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {

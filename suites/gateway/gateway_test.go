@@ -9,6 +9,7 @@ import (
 
 	"github.com/gauntlet-rtc/gauntlet/agents/endpoint"
 	"github.com/gauntlet-rtc/gauntlet/agents/wire"
+	"github.com/gauntlet-rtc/gauntlet/reference"
 	"github.com/gauntlet-rtc/gauntlet/reports"
 	"github.com/gauntlet-rtc/gauntlet/scenarios"
 	"github.com/gauntlet-rtc/gauntlet/suites/fixture"
@@ -80,5 +81,32 @@ var _ = Describe("A call from a browser to a phone", Label("rfc5763", "rfc5764",
 			Expect(d.Received).To(BeNumerically(">", 50), d.Name) // 2 s at 50 packets/s, minus set-up
 		}
 		Expect(res.OneWayAudio).To(BeFalse())
+	})
+})
+
+// The record's SRTP profile must be the one the DTLS server chose, read from
+// the ServerHello on the wire: with the reference preferring the second
+// profile the agent offers, the second must show.
+var _ = Describe("The negotiated SRTP profile in the record", Label("harness", "rfc5764", "s4.1.2"), func() {
+	It("is the server's choice among the offered, as observed, not the agent's first", func(ctx SpecContext) {
+		c, cancel := within(ctx, 30*time.Second)
+		defer cancel()
+		cfg := reference.DefaultConfig()
+		cfg.Gateway.SRTPProfiles = []string{"SRTP_AES128_CM_HMAC_SHA1_80", "SRTP_AEAD_AES_128_GCM"}
+		own, err := fixture.StartReference(c, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		defer func() { Expect(own.Close()).To(Succeed()) }()
+
+		browsers := fixture.Population(scenarios.KindWebRTC)
+		browsers.SRTPProfiles = []scenarios.SRTPProfile{scenarios.SRTPAEADAES128GCM, scenarios.SRTPAES128CMHMACSHA180}
+		caller, err := own.Endpoint(c, browsers)
+		Expect(err).NotTo(HaveOccurred())
+		callee, err := own.Endpoint(c, fixture.Population(scenarios.KindSIP))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(callee.Register(c).Outcome).To(Equal(reports.OutcomeOK))
+		res := endpoint.PlaceCall(c, caller, callee, endpoint.CallSpec{ID: "pref", Hold: 300 * time.Millisecond})
+		Expect(res.Outcome).To(Equal(reports.OutcomeOK), res.Error)
+		Expect(res.Security.SRTPProfile).To(Equal("SRTP_AES128_CM_HMAC_SHA1_80"))
+		Expect(res.Security.ObservedBy).To(Equal("wire"))
 	})
 })
