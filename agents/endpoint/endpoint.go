@@ -161,7 +161,7 @@ func causeOf(err error, fallback string) string {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, sipua.ErrTimeout):
 		return reports.CauseTimeout
 	case errors.Is(err, sipua.ErrUnreachable), errors.Is(err, sipua.ErrHandshake),
-		errors.Is(err, sipua.ErrTransport):
+		errors.Is(err, sipua.ErrTransport), errors.Is(err, sipua.ErrClosed):
 		return reports.CauseUnreachable
 	case errors.As(err, &status):
 		return fallback

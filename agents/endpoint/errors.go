@@ -19,3 +19,7 @@ func errOneWay(up, down reports.Direction) error {
 	}
 	return fmt.Errorf("endpoint: one-way audio: %s received %d of %d packets, none matching what was sent", dead.Name, dead.Received, dead.Sent)
 }
+
+func errGap(d reports.Direction) error {
+	return fmt.Errorf("endpoint: %s: audio stopped for %.0f ms (more than %s)", d.Name, d.LongestGapMS, MaxGap)
+}

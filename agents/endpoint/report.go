@@ -106,9 +106,8 @@ func Combine(id string, caller LegReport, callee *LegReport) reports.Result {
 		return failed(r, callee.Cause, callee.Err)
 	}
 
-	up := callee.Recv.Direction(CallerToCallee, caller.Sent, caller.SendTag)
-	down := caller.Recv.Direction(CalleeToCaller, callee.Sent, callee.SendTag)
-	up.MOS, down.MOS = mos(caller.Codec, up), mos(caller.Codec, down)
+	up := direction(CallerToCallee, *callee, caller)
+	down := direction(CalleeToCaller, caller, *callee)
 	r.Media = []reports.Direction{up, down}
 	r.OneWayAudio = up.Audio != down.Audio
 	r.NoAudio = !up.Audio && !down.Audio
@@ -118,7 +117,29 @@ func Combine(id string, caller LegReport, callee *LegReport) reports.Result {
 	case r.OneWayAudio:
 		return failed(r, reports.CauseMedia, errOneWay(up, down))
 	}
+	for _, d := range r.Media {
+		if d.LongestGapMS > MaxGap.Seconds()*1000 {
+			return failed(r, reports.CauseMedia, errGap(d))
+		}
+	}
 	return r
+}
+
+// MaxGap is the longest silence in a direction, mid-call or before
+// hang-up, that a call survives as connected; longer is a media failure.
+const MaxGap = 2 * time.Second
+
+// direction is the media one way: what the receiving leg measured and
+// what the sending leg sent. The longest gap includes the silence between
+// the last packet and the receiving leg's end, so audio that stopped
+// mid-call (a target that died) shows even when nothing came after it.
+func direction(name string, rx, tx LegReport) reports.Direction {
+	d := rx.Recv.Direction(name, tx.Sent, tx.SendTag)
+	if last := rx.Recv.LastArrival; !last.IsZero() && rx.End.After(last) {
+		d.LongestGapMS = max(d.LongestGapMS, ms(rx.End.Sub(last)))
+	}
+	d.MOS = mos(tx.Codec, d)
+	return d
 }
 
 func failed(r reports.Result, cause string, err error) reports.Result {

@@ -28,6 +28,14 @@ func buildBinary(t *testing.T) string {
 // free ports and returns the target file it wrote once it is listening.
 func startReferenceProcess(t *testing.T, bin string) string {
 	t.Helper()
+	target, _ := startReferenceProcessCmd(t, bin)
+	return target
+}
+
+// startReferenceProcessCmd is startReferenceProcess that also returns the
+// process, for tests that kill it.
+func startReferenceProcessCmd(t *testing.T, bin string) (string, *exec.Cmd) {
+	t.Helper()
 	target := filepath.Join(t.TempDir(), "target.yaml")
 	cmd := exec.Command(bin, "reference", "--ws", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--print-target", target)
 	stderr, err := cmd.StderrPipe()
@@ -42,6 +50,9 @@ func startReferenceProcess(t *testing.T, bin string) string {
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case err := <-exited:
+			if err != nil && cmd.ProcessState != nil && !cmd.ProcessState.Exited() {
+				return // killed on purpose by the test
+			}
 			if err != nil {
 				t.Errorf("reference process after SIGINT: %v", err)
 			}
@@ -73,7 +84,7 @@ func startReferenceProcess(t *testing.T, bin string) string {
 	if _, err := os.Stat(target); err != nil {
 		t.Fatalf("reference process wrote no target file: %v", err)
 	}
-	return target
+	return target, cmd
 }
 
 // A run against `gauntlet reference` in another process must measure what
