@@ -216,5 +216,8 @@ func (s *Scenario) Pacer() Pacer {
 	if !s.Load.Rate.IsZero() {
 		p = ConstantPacer{Rate: s.Load.Rate}
 	}
-	return Limit(p, uint64(max(s.Load.Calls, 0)))
+	if s.Load.Calls < 1 {
+		return p // bounded by time: load.duration or load.stages
+	}
+	return Limit(p, uint64(s.Load.Calls))
 }

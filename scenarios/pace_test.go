@@ -151,3 +151,39 @@ func TestRunLimitSaturates(t *testing.T) {
 		t.Errorf("RunLimit = %s, want 7h0m3s", got)
 	}
 }
+
+func TestConcurrencyAt(t *testing.T) {
+	ramp := LoadSpec{Stages: []Stage{
+		{Duration: 10 * time.Second, Concurrency: 100},
+		{Duration: 20 * time.Second, Concurrency: 100},
+		{Duration: 10 * time.Second, Concurrency: 0},
+	}}
+	cases := []struct {
+		load   LoadSpec
+		at     time.Duration
+		want   int
+		wantOK bool
+	}{
+		{LoadSpec{Concurrency: 7}, time.Hour, 7, true},
+		{ramp, 0, 0, true},
+		{ramp, 5 * time.Second, 50, true},
+		{ramp, 10 * time.Second, 100, true},
+		{ramp, 25 * time.Second, 100, true},
+		{ramp, 35 * time.Second, 50, true},
+		{ramp, 39 * time.Second, 10, true},
+		{ramp, 40 * time.Second, 0, false},
+		{ramp, time.Hour, 0, false},
+	}
+	for _, tc := range cases {
+		got, ok := tc.load.ConcurrencyAt(tc.at)
+		if got != tc.want || ok != tc.wantOK {
+			t.Errorf("ConcurrencyAt(%s) with %d stages = %d, %v; want %d, %v", tc.at, len(tc.load.Stages), got, ok, tc.want, tc.wantOK)
+		}
+	}
+	if w := ramp.Window(); w != 40*time.Second {
+		t.Errorf("Window = %s, want 40s", w)
+	}
+	if p := ramp.PeakConcurrency(); p != 100 {
+		t.Errorf("PeakConcurrency = %d, want 100", p)
+	}
+}

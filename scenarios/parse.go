@@ -178,7 +178,7 @@ func (d *decoder) hold(n *yaml.Node, path string) Hold {
 }
 
 func (d *decoder) load(n *yaml.Node, path string, l *LoadSpec) {
-	f := d.mapping(n, path, "calls", "concurrency", "rate", "max_duration")
+	f := d.mapping(n, path, "calls", "concurrency", "rate", "duration", "stages", "max_duration")
 	if f == nil {
 		return
 	}
@@ -200,6 +200,27 @@ func (d *decoder) load(n *yaml.Node, path string, l *LoadSpec) {
 	}
 	if v, ok := f["max_duration"]; ok {
 		l.MaxDuration, _ = d.duration(v.val, joinPath(path, "max_duration"))
+	}
+	if v, ok := f["duration"]; ok {
+		l.Duration, _ = d.duration(v.val, joinPath(path, "duration"))
+	}
+	if v, ok := f["stages"]; ok {
+		items, _ := d.seq(v.val, joinPath(path, "stages"))
+		l.Stages = make([]Stage, len(items))
+		for i, item := range items {
+			sp := indexPath(joinPath(path, "stages"), i)
+			sf := d.mapping(item, sp, "duration", "concurrency")
+			if sv, ok := sf["duration"]; ok {
+				l.Stages[i].Duration, _ = d.duration(sv.val, joinPath(sp, "duration"))
+			} else if sf != nil {
+				d.errs.at(d.src.lookup(sp), joinPath(sp, "duration"), ErrRequired, "required: how long the stage ramps")
+			}
+			if sv, ok := sf["concurrency"]; ok {
+				l.Stages[i].Concurrency = d.smallInt(sv.val, joinPath(sp, "concurrency"))
+			} else if sf != nil {
+				d.errs.at(d.src.lookup(sp), joinPath(sp, "concurrency"), ErrRequired, "required: the calls up at once the stage ramps to")
+			}
+		}
 	}
 }
 

@@ -109,9 +109,13 @@ func TestBadScenarios(t *testing.T) {
 	cases := []badCase{
 		{"negative-count", []string{`9:5: populations[1].count: must be >= 1, got -3`}, ErrRange},
 		{"zero-concurrency", []string{`17:3: load.concurrency: must be >= 1, got 0`}, ErrRange},
+		{"stages-and-concurrency", []string{`17:3: load.stages: stages ramp the concurrency: give stages or concurrency, not both`}, ErrConflict},
+		{"duration-without-rate", []string{`17:3: load.duration: a duration needs a rate`}, ErrConflict},
+		{"stage-negative", []string{`18:8: load.stages[1].duration: must be > 0, got 0s`, `18:22: load.stages[1].concurrency: must be in 0..1000000, got -4`}, ErrRange},
+		{"stages-all-zero", []string{`17:3: load.stages: every stage ramps to 0 calls`}, ErrRange},
 		{"unknown-field", []string{
 			`15:1: load.concurrency: required`,
-			`17:3: load.concurency: unknown field (did you mean "concurrency"?); known: calls, concurrency, rate, max_duration`,
+			`17:3: load.concurency: unknown field (did you mean "concurrency"?); known: calls, concurrency, rate, duration, stages, max_duration`,
 		}, ErrRequired},
 		{"unknown-population", []string{`13:5: flows[0].to: unknown population "handsets"; populations: "browsers", "phones"`}, ErrUnknownName},
 		{"from-sip", []string{`12:5: flows[0].from: calls must start from a webrtc population for now`}, ErrUnsupported},

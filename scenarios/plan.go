@@ -54,60 +54,86 @@ const seedStream = 0x6761756e746c6574
 // Plan does not validate: flows with a weight below 1 or naming a missing
 // population are left out, and a scenario with none left plans nothing.
 func Plan(s *Scenario, seed int64) []PlannedCall {
-	type flowState struct {
-		flow     Flow
-		from, to Population
-		current  int
+	p := NewPlanner(s, seed)
+	if p == nil || s.Load.Calls < 1 {
+		return nil
 	}
-	var flows []*flowState
-	total := 0
+	calls := make([]PlannedCall, s.Load.Calls)
+	for n := range calls {
+		calls[n] = p.Next()
+	}
+	return calls
+}
+
+// Planner lays out calls one at a time, as Plan does, for runs whose length
+// is set by time (load.duration, load.stages) rather than a call count.
+type Planner struct {
+	flows  []*flowState
+	total  int
+	rng    *rand.Rand
+	cursor map[string]int
+	n      int
+}
+
+type flowState struct {
+	flow     Flow
+	from, to Population
+	current  int
+}
+
+// NewPlanner returns a planner for the scenario, or nil when no flow can
+// place a call.
+func NewPlanner(s *Scenario, seed int64) *Planner {
+	p := &Planner{rng: rand.New(rand.NewPCG(uint64(seed), seedStream)), cursor: map[string]int{}}
 	for _, f := range s.Flows {
 		from, okFrom := s.Population(f.From)
 		to, okTo := s.Population(f.To)
 		if f.Weight < 1 || !okFrom || !okTo || from.Count < 1 || to.Count < 1 {
 			continue
 		}
-		flows = append(flows, &flowState{flow: f, from: from, to: to})
-		total += f.Weight
+		p.flows = append(p.flows, &flowState{flow: f, from: from, to: to})
+		p.total += f.Weight
 	}
-	if len(flows) == 0 || s.Load.Calls < 1 {
+	if len(p.flows) == 0 {
 		return nil
 	}
-	rng := rand.New(rand.NewPCG(uint64(seed), seedStream))
-	cursor := map[string]int{}
-	next := func(p Population) Endpoint {
-		i := cursor[p.Name]
-		cursor[p.Name] = (i + 1) % p.Count
-		return Endpoint{Population: p.Name, Kind: p.Kind, Index: i}
-	}
-	calls := make([]PlannedCall, s.Load.Calls)
-	for n := range calls {
-		// Smooth weighted round-robin (as nginx): raise each flow by its
-		// weight, pick the highest, lower it by the total.
-		var pick *flowState
-		for _, fs := range flows {
-			fs.current += fs.flow.Weight
-			if pick == nil || fs.current > pick.current {
-				pick = fs
-			}
-		}
-		pick.current -= total
-		caller := next(pick.from)
-		callee := next(pick.to)
-		if callee == caller {
-			callee = next(pick.to)
-		}
-		calls[n] = PlannedCall{
-			Seq:    n,
-			ID:     fmt.Sprintf("call-%06d", n+1),
-			Flow:   pick.flow.Name,
-			Caller: caller,
-			Callee: callee,
-			Hold:   drawHold(pick.flow.Hold, rng.Uint64()),
-			Hangup: pick.flow.Hangup,
+	return p
+}
+
+func (p *Planner) next(pop Population) Endpoint {
+	i := p.cursor[pop.Name]
+	p.cursor[pop.Name] = (i + 1) % pop.Count
+	return Endpoint{Population: pop.Name, Kind: pop.Kind, Index: i}
+}
+
+// Next plans the next call.
+func (p *Planner) Next() PlannedCall {
+	// Smooth weighted round-robin (as nginx): raise each flow by its
+	// weight, pick the highest, lower it by the total.
+	var pick *flowState
+	for _, fs := range p.flows {
+		fs.current += fs.flow.Weight
+		if pick == nil || fs.current > pick.current {
+			pick = fs
 		}
 	}
-	return calls
+	pick.current -= p.total
+	caller := p.next(pick.from)
+	callee := p.next(pick.to)
+	if callee == caller {
+		callee = p.next(pick.to)
+	}
+	c := PlannedCall{
+		Seq:    p.n,
+		ID:     fmt.Sprintf("call-%06d", p.n+1),
+		Flow:   pick.flow.Name,
+		Caller: caller,
+		Callee: callee,
+		Hold:   drawHold(pick.flow.Hold, p.rng.Uint64()),
+		Hangup: pick.flow.Hangup,
+	}
+	p.n++
+	return c
 }
 
 // drawHold maps a uniform 64-bit draw onto [h.Min, h.Max] in holdStep

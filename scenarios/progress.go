@@ -3,6 +3,8 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
@@ -76,6 +78,26 @@ const (
 	lagWarnP99 = 5 * time.Millisecond
 	lagWarnMax = 50 * time.Millisecond
 )
+
+// cpuWarnShare is the CPU share past which the run warns about itself.
+const cpuWarnShare = 0.9
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuShare is cpu time as a share of wall time on GOMAXPROCS CPUs.
+func cpuShare(cpu, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return float64(cpu) / (float64(wall) * float64(runtime.GOMAXPROCS(0)))
+}
 
 // lagWarning says when the pacing clock ran late enough that the load
 // generator, not the target, may explain jitter and delay figures.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ type RunInfo struct {
 	Start, End  time.Time // of the whole run
 	Warnings    []string  // for the console and the reports
 	PacingLag   media.Lag
+	CPU         float64 // share of GOMAXPROCS CPUs the process used over the run
 }
 
 // Run executes the scenario against the target: it brings up every virtual
@@ -75,6 +77,7 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 	}
 	s := cfg.Scenario
 	info := RunInfo{Start: time.Now(), Warnings: s.Warnings()}
+	cpu0 := processCPU()
 	limit, computed := s.RunLimit()
 	if computed {
 		cfg.Logger.Debug("run limit computed from the scenario", "limit", limit)
@@ -84,8 +87,8 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 	if err != nil {
 		return info, err
 	}
-	r := &runner{cfg: cfg, log: cfg.Logger, clock: clock, plan: Plan(s, cfg.Seed)}
-	r.progress.Planned = len(r.plan)
+	r := &runner{cfg: cfg, log: cfg.Logger, clock: clock}
+	r.progress.Planned = s.Load.Calls
 
 	// The clock and the progress reporter outlive the calls; they stop when
 	// bg is cancelled, after everything else has finished.
@@ -116,10 +119,16 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 	info.LimitHit = !info.Interrupted && errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	if info.LimitHit {
 		info.Warnings = append(info.Warnings, fmt.Sprintf(
-			"the run's time limit (%s) passed before the plan was done: %d of %d calls started",
-			limit, r.started.Load(), len(r.plan)))
+			"the run's time limit (%s) passed before the plan was done: %d calls started",
+			limit, r.started.Load()))
 	}
 	info.PacingLag = clock.Lag()
+	info.CPU = cpuShare(processCPU()-cpu0, info.End.Sub(info.Start))
+	if info.CPU > cpuWarnShare {
+		info.Warnings = append(info.Warnings, fmt.Sprintf(
+			"the load generator used %.0f%% of its %d CPUs over the run: its own scheduling may show in setup, jitter and delay figures (use fewer calls per machine)",
+			info.CPU*100, runtime.GOMAXPROCS(0)))
+	}
 	if w := lagWarning(info.PacingLag); w != "" {
 		info.Warnings = append(info.Warnings, w)
 	}
@@ -136,7 +145,6 @@ type runner struct {
 	cfg   RunConfig
 	log   *slog.Logger
 	clock *media.Clock
-	plan  []PlannedCall
 	pops  *populations
 
 	started  atomic.Int64
@@ -145,10 +153,17 @@ type runner struct {
 	began    time.Time
 }
 
-// runPlan paces the planned calls and waits for every one it started.
+// runPlan places calls as the load says (count, rate, concurrency or
+// stages, duration) and waits for every one it started.
 func (r *runner) runPlan(ctx context.Context) {
+	ld := r.cfg.Scenario.Load
 	pacer := r.cfg.Scenario.Pacer()
-	slots := make(chan struct{}, r.cfg.Scenario.Load.Concurrency)
+	planner := NewPlanner(r.cfg.Scenario, r.cfg.Seed)
+	if planner == nil {
+		return
+	}
+	ended := make(chan struct{}, 1)
+	var active atomic.Int64
 	var calls sync.WaitGroup
 	defer calls.Wait()
 	r.mu.Lock()
@@ -157,33 +172,74 @@ func (r *runner) runPlan(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
-	for i, pc := range r.plan {
-		wait, stop := pacer.Pace(time.Since(r.began), uint64(i))
-		if stop {
+	window := ld.Window()
+	for seq := 0; ld.Calls < 1 || seq < ld.Calls; seq++ {
+		wait, stop := pacer.Pace(time.Since(r.began), uint64(seq))
+		if stop || !sleepCtx(ctx, timer, wait) {
 			return
 		}
-		if wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-			}
-		}
-		select {
-		case <-ctx.Done():
+		if window > 0 && time.Since(r.began) >= window {
 			return
-		case slots <- struct{}{}:
 		}
+		if !r.awaitSlot(ctx, timer, &active, ended) {
+			return
+		}
+		pc := planner.Next()
+		active.Add(1)
 		r.started.Add(1)
 		r.update(func(p *Progress) { p.Started++; p.Active++ })
 		calls.Add(1)
 		go func() {
 			defer calls.Done()
-			defer func() { <-slots }()
 			res := r.call(ctx, pc)
 			r.cfg.Reporter.Add(res)
 			r.count(res)
+			active.Add(-1)
+			select {
+			case ended <- struct{}{}:
+			default:
+			}
 		}()
+	}
+}
+
+// slotPoll is how often a ramping concurrency limit is looked at again
+// while no call ends.
+const slotPoll = 50 * time.Millisecond
+
+// awaitSlot waits until fewer calls are up than the load allows now. It
+// returns false when ctx ends or the stages are over.
+func (r *runner) awaitSlot(ctx context.Context, timer *time.Timer, active *atomic.Int64, ended <-chan struct{}) bool {
+	for {
+		limit, ok := r.cfg.Scenario.Load.ConcurrencyAt(time.Since(r.began))
+		if !ok {
+			return false
+		}
+		if active.Load() < int64(limit) {
+			return true
+		}
+		timer.Reset(slotPoll)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ended:
+			timer.Stop() // Go >= 1.23: no stale tick is left to drain
+		case <-timer.C:
+		}
+	}
+}
+
+// sleepCtx waits d on timer; false when ctx ended first.
+func sleepCtx(ctx context.Context, timer *time.Timer, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer.Reset(d)
+	select {
+	case <-ctx.Done():
+		timer.Stop()
+		return false
+	case <-timer.C:
+		return true
 	}
 }

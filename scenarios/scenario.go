@@ -181,6 +181,13 @@ const MaxCalls = 1_000_000
 
 // LoadSpec is how many calls to place, and how fast (the file's load:).
 type LoadSpec struct {
+	// Stages ramp the number of calls up at once (k6's ramping VUs): each
+	// stage moves linearly from the previous target (0 at the start) to its
+	// Concurrency over its Duration. The run places calls while the stages
+	// last. Stages and Concurrency exclude each other.
+	Stages []Stage
+	// Duration, with Rate, places calls at that rate for that long.
+	Duration    time.Duration
 	Calls       int // total calls, 1..MaxCalls
 	Concurrency int // calls up at once, >= 1 (more than Calls is fine)
 	// Rate is the arrival rate; the zero Rate means unpaced (as fast as
@@ -196,6 +203,53 @@ type Timeouts struct {
 	Setup    time.Duration // dial to first audio
 	Register time.Duration // REGISTER to its final answer
 	Teardown time.Duration // BYE to its answer
+}
+
+// Stage is one step of a concurrency ramp.
+type Stage struct {
+	Duration    time.Duration
+	Concurrency int
+}
+
+// ConcurrencyAt is how many calls may be up at once at elapsed time t:
+// Load.Concurrency, or the stages' linear ramp. ok is false once the
+// stages are over (no new calls). Pure: table-tested without sleeping.
+func (l LoadSpec) ConcurrencyAt(t time.Duration) (limit int, ok bool) {
+	if len(l.Stages) == 0 {
+		return l.Concurrency, true
+	}
+	from := 0
+	for _, st := range l.Stages {
+		if t < st.Duration {
+			frac := float64(t) / float64(st.Duration)
+			return from + int(math.Round(frac*float64(st.Concurrency-from))), true
+		}
+		t -= st.Duration
+		from = st.Concurrency
+	}
+	return 0, false
+}
+
+// Window is how long the run places new calls, when time bounds it
+// (stages or duration); 0 when only the call count does.
+func (l LoadSpec) Window() time.Duration {
+	if len(l.Stages) > 0 {
+		var d time.Duration
+		for _, st := range l.Stages {
+			d = satAdd(d, st.Duration)
+		}
+		return d
+	}
+	return l.Duration
+}
+
+// PeakConcurrency is the most calls the load may hold up at once.
+func (l LoadSpec) PeakConcurrency() int {
+	peak := l.Concurrency
+	for _, st := range l.Stages {
+		peak = max(peak, st.Concurrency)
+	}
+	return peak
 }
 
 // DefaultTimeouts are the timeouts of a scenario that gives none.
@@ -251,7 +305,11 @@ func (s *Scenario) RunLimit() (limit time.Duration, computed bool) {
 		maxHold = max(maxHold, f.Hold.Max)
 	}
 	perCall := satAdd(satAdd(s.Timeouts.Setup, maxHold), s.Timeouts.Teardown)
-	calls, conc := int64(max(s.Load.Calls, 1)), int64(max(s.Load.Concurrency, 1))
+	if w := s.Load.Window(); w > 0 && s.Load.Calls == 0 {
+		d := satAdd(satAdd(s.Timeouts.Register, w), perCall)
+		return (d + time.Second - 1).Truncate(time.Second), true
+	}
+	calls, conc := int64(max(s.Load.Calls, 1)), int64(max(s.Load.PeakConcurrency(), 1))
 	waves := (calls + conc - 1) / conc
 	if perCall > 0 && waves > math.MaxInt64/int64(perCall) {
 		return math.MaxInt64, true

@@ -99,6 +99,12 @@ func (v validator) line(path string) string {
 
 // written reports whether the file gave path; code-built values count as
 // given, so their messages show the value rather than "required".
+// given reports whether the file wrote path (false for scenarios built in code).
+func (v validator) given(path string) bool {
+	_, ok := v.l.src.pos[path]
+	return v.l.src.file != "" && ok
+}
+
 func (v validator) written(path string) bool {
 	if v.l.src.file == "" {
 		return true
@@ -270,7 +276,10 @@ func (v validator) hold(path string, h Hold) {
 
 func (v validator) load(s *Scenario) {
 	ld := s.Load
+	timed := len(ld.Stages) > 0 || ld.Duration > 0
 	switch {
+	case ld.Calls == 0 && timed && !v.written("load.calls"):
+		// bounded by time instead
 	case ld.Calls == 0 && !v.written("load.calls"):
 		v.l.add("load.calls", ErrRequired, "required: how many calls to place (at most %d)", MaxCalls)
 	case ld.Calls < 1:
@@ -278,7 +287,7 @@ func (v validator) load(s *Scenario) {
 	case ld.Calls > MaxCalls:
 		v.l.add("load.calls", ErrRange, "must be <= %d, got %d", MaxCalls, ld.Calls)
 	}
-	v.count("load.concurrency", ld.Concurrency, 1)
+	v.loadShape(ld)
 	if !ld.Rate.IsZero() && (ld.Rate.Freq < 1 || ld.Rate.Per <= 0) {
 		v.l.add("load.rate", ErrRange, "must be at least 1 call per period, got %d per %s", ld.Rate.Freq, ld.Rate.Per)
 		return
@@ -290,6 +299,41 @@ func (v validator) load(s *Scenario) {
 	if ld.MaxDuration > 0 && ld.Calls >= 1 {
 		if last := ld.Rate.Span(uint64(ld.Calls)); last >= ld.MaxDuration {
 			v.l.add("load.max_duration", ErrConflict, "%s ends the run before the last of %d calls is due at %s (at %s); raise it, or lower calls or raise rate", ld.MaxDuration, ld.Calls, ld.Rate, last)
+		}
+	}
+}
+
+// loadShape checks how calls are spread: a fixed concurrency or stages,
+// and a duration only with a rate.
+func (v validator) loadShape(ld LoadSpec) {
+	switch {
+	case len(ld.Stages) > 0 && (ld.Concurrency != 0 || v.given("load.concurrency")):
+		v.l.add("load.stages", ErrConflict, "stages ramp the concurrency: give stages or concurrency, not both")
+	case len(ld.Stages) == 0:
+		v.count("load.concurrency", ld.Concurrency, 1)
+	}
+	peak := 0
+	for i, st := range ld.Stages {
+		p := indexPath("load.stages", i)
+		if st.Duration <= 0 && v.written(joinPath(p, "duration")) {
+			v.l.add(joinPath(p, "duration"), ErrRange, "must be > 0, got %s", st.Duration)
+		}
+		if st.Concurrency < 0 || st.Concurrency > MaxCount {
+			v.l.add(joinPath(p, "concurrency"), ErrRange, "must be in 0..%d, got %d", MaxCount, st.Concurrency)
+		}
+		peak = max(peak, st.Concurrency)
+	}
+	if len(ld.Stages) > 0 && peak == 0 {
+		v.l.add("load.stages", ErrRange, "every stage ramps to 0 calls: no call would ever start")
+	}
+	if ld.Duration != 0 || v.given("load.duration") {
+		switch {
+		case ld.Duration <= 0:
+			v.l.add("load.duration", ErrRange, "must be > 0, got %s", ld.Duration)
+		case ld.Rate.IsZero():
+			v.l.add("load.duration", ErrConflict, "a duration needs a rate (calls per second) to place calls at; or give calls")
+		case len(ld.Stages) > 0:
+			v.l.add("load.duration", ErrConflict, "stages already set how long calls are placed: give stages or duration")
 		}
 	}
 }

@@ -61,8 +61,12 @@ func formatProgress(s scenarios.Progress) string {
 	if s.MOSCount > 0 {
 		mos = strconv.FormatFloat(s.MOSSum/float64(s.MOSCount), 'f', 2, 64)
 	}
-	return fmt.Sprintf("[%6s] registered %d  calls %d/%d started, %d active, %d done, %d failed  ice %s  relay %s  mos %s",
-		s.Elapsed.Round(time.Second), s.Registered, s.Started, s.Planned, s.Active, s.Completed, s.Failed, ice, relay, mos)
+	started := strconv.Itoa(s.Started)
+	if s.Planned > 0 {
+		started += "/" + strconv.Itoa(s.Planned)
+	}
+	return fmt.Sprintf("[%6s] registered %d  calls %s started, %d active, %d done, %d failed  ice %s  relay %s  mos %s",
+		s.Elapsed.Round(time.Second), s.Registered, started, s.Active, s.Completed, s.Failed, ice, relay, mos)
 }
 
 func isTerminal(w io.Writer) bool {
