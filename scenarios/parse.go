@@ -43,8 +43,21 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	return s, nil
 }
 
+// fields are the keys each object of a scenario file may have, in the
+// order messages list them. scenario.schema.json must say the same (a test
+// holds them together).
+var fields = map[string][]string{
+	"scenario":   {"name", "description", "seed", "populations", "flows", "load", "timeouts", "thresholds"},
+	"population": {"name", "kind", "count", "codecs", "srtp_profiles", "dtls_setup"},
+	"flow":       {"name", "from", "to", "weight", "hold", "hangup"},
+	"hold":       {"min", "max"},
+	"load":       {"calls", "concurrency", "rate", "duration", "stages", "max_duration"},
+	"stage":      {"duration", "concurrency"},
+	"timeouts":   {"setup", "register", "teardown"},
+}
+
 func (d *decoder) scenario(root *yaml.Node, s *Scenario) {
-	f := d.mapping(root, "", "name", "description", "seed", "populations", "flows", "load", "timeouts", "thresholds")
+	f := d.mapping(root, "", fields["scenario"]...)
 	if v, ok := f["name"]; ok {
 		s.Name, _ = d.str(v.val, "name")
 	}
@@ -87,7 +100,7 @@ func (d *decoder) scenario(root *yaml.Node, s *Scenario) {
 }
 
 func (d *decoder) population(n *yaml.Node, path string, p *Population) {
-	f := d.mapping(n, path, "name", "kind", "count", "codecs", "srtp_profiles", "dtls_setup")
+	f := d.mapping(n, path, fields["population"]...)
 	if f == nil {
 		return
 	}
@@ -127,7 +140,7 @@ func (d *decoder) population(n *yaml.Node, path string, p *Population) {
 }
 
 func (d *decoder) flow(n *yaml.Node, path string, fl *Flow) {
-	f := d.mapping(n, path, "name", "from", "to", "weight", "hold", "hangup")
+	f := d.mapping(n, path, fields["flow"]...)
 	if f == nil {
 		return
 	}
@@ -160,7 +173,7 @@ func (d *decoder) hold(n *yaml.Node, path string) Hold {
 		v, _ := d.duration(n, path)
 		return FixedHold(v)
 	}
-	f := d.mapping(n, path, "min", "max")
+	f := d.mapping(n, path, fields["hold"]...)
 	var h Hold
 	for _, b := range []struct {
 		name string
@@ -178,7 +191,7 @@ func (d *decoder) hold(n *yaml.Node, path string) Hold {
 }
 
 func (d *decoder) load(n *yaml.Node, path string, l *LoadSpec) {
-	f := d.mapping(n, path, "calls", "concurrency", "rate", "duration", "stages", "max_duration")
+	f := d.mapping(n, path, fields["load"]...)
 	if f == nil {
 		return
 	}
@@ -209,7 +222,7 @@ func (d *decoder) load(n *yaml.Node, path string, l *LoadSpec) {
 		l.Stages = make([]Stage, len(items))
 		for i, item := range items {
 			sp := indexPath(joinPath(path, "stages"), i)
-			sf := d.mapping(item, sp, "duration", "concurrency")
+			sf := d.mapping(item, sp, fields["stage"]...)
 			if sv, ok := sf["duration"]; ok {
 				l.Stages[i].Duration, _ = d.duration(sv.val, joinPath(sp, "duration"))
 			} else if sf != nil {
@@ -225,7 +238,7 @@ func (d *decoder) load(n *yaml.Node, path string, l *LoadSpec) {
 }
 
 func (d *decoder) timeouts(n *yaml.Node, path string, t *Timeouts) {
-	f := d.mapping(n, path, "setup", "register", "teardown")
+	f := d.mapping(n, path, fields["timeouts"]...)
 	for name, dst := range map[string]*time.Duration{"setup": &t.Setup, "register": &t.Register, "teardown": &t.Teardown} {
 		if v, ok := f[name]; ok {
 			*dst, _ = d.duration(v.val, joinPath(path, name))

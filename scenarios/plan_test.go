@@ -147,7 +147,7 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("smoke.yaml warns: %v", w)
 	}
 	s.Load.Calls, s.Load.Concurrency = 100, 50
-	want := "smoke.yaml:24:3: load.concurrency: 50 calls at once need more users than the populations have: they allow at most 10 at once"
+	want := "smoke.yaml:25:3: load.concurrency: 50 calls at once need more users than the populations have: they allow at most 10 at once"
 	if w := s.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], want) {
 		t.Errorf("Warnings() = %q, want one starting %q", w, want)
 	}
