@@ -6,7 +6,7 @@ import (
 )
 
 // HostMeta returns m with its empty machine fields (GoVersion, OS, Arch,
-// Hostname) filled from the running process. Callers apply it to real
+// Hostname, CPUs) filled from the running process. Callers apply it to real
 // runs; tests leave it out so that output stays reproducible.
 func HostMeta(m RunMeta) RunMeta {
 	if m.GoVersion == "" {
@@ -17,6 +17,9 @@ func HostMeta(m RunMeta) RunMeta {
 	}
 	if m.Arch == "" {
 		m.Arch = runtime.GOARCH
+	}
+	if m.CPUs == 0 {
+		m.CPUs = runtime.NumCPU()
 	}
 	if m.Hostname == "" {
 		if h, err := os.Hostname(); err == nil {

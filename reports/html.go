@@ -8,24 +8,24 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// The report page and its style sheet are embedded so that report.html is
-// one self-contained file: no script, font, image or style is fetched.
+// reportTemplate is the page; assets.go holds what it inlines.
 var (
 	//go:embed templates/report.html.tmpl
 	reportHTML string
-	//go:embed templates/report.css
-	reportCSS string
 
 	reportTemplate = template.Must(template.New("report").Parse(reportHTML))
 )
 
-// WriteHTML writes report.html: a single self-contained page (verdict,
-// thresholds, KPI tiles, setup phases, media, negotiated security, failures,
-// attacks, run metadata). Free text is redacted. The template leaves a
-// "charts" block empty for the charts to come.
+// WriteHTML writes report.html: one self-contained page that works offline
+// (verdict and failed thresholds, KPI tiles, charts over time, setup, media
+// quality and ICE, negotiated security, failures, attacks, environment).
+// Its charts are drawn in the browser by the embedded Chart.js; its tables
+// carry the same figures for a reader without script. Free text is
+// redacted.
 func WriteHTML(w io.Writer, s *Summary) error {
 	if err := reportTemplate.Execute(w, newHTMLView(s.redacted())); err != nil {
 		return fmt.Errorf("write html report: %w", err)
@@ -34,20 +34,29 @@ func WriteHTML(w io.Writer, s *Summary) error {
 }
 
 type htmlView struct {
-	S           *Summary // the whole summary, for the charts block
-	CSS         template.CSS
-	Status      string
-	StatusClass string
-	StatusLine  string
-	Tiles       []htmlTile
-	Thresholds  []htmlThreshold
-	Phases      []htmlDist
-	Media       []htmlDist
-	Negotiated  []htmlCounts
-	Failures    []FailureGroup
-	Attacks     []htmlAttack
-	Meta        []htmlKV
-	Warnings    []string
+	S              *Summary
+	CSP            string
+	CSS            template.CSS
+	ChartJS        template.JS // the vendored library, inlined as is
+	ChartsJS       template.JS // our drawing code
+	ChartJSVersion string
+	Data           chartData // the charts' figures, as JSON in the page
+	Charts         htmlCharts
+	Matrix         htmlMatrix
+	Byline         []string
+	Status         string
+	StatusClass    string
+	StatusLine     string
+	Failed         []htmlThreshold // failed thresholds and vulnerable attacks, for the banner
+	Tiles          []htmlTile
+	Thresholds     []htmlThreshold
+	Phases         []htmlDist
+	Media          []htmlDist
+	Negotiated     []htmlCounts
+	Failures       []FailureGroup
+	Attacks        []htmlAttack
+	Meta           []htmlKV
+	Warnings       []string
 }
 
 type htmlTile struct {
@@ -78,15 +87,28 @@ type htmlAttack struct {
 	Class string
 }
 
+// The page's own style and script are our embedded files, not user input,
+// so they are inlined as they are; pageCSP pins them by hash.
 func newHTMLView(s *Summary) htmlView {
 	v := htmlView{
-		S:           s,
-		CSS:         template.CSS(reportCSS), // our own embedded file, not user input
-		Status:      string(s.Status),
-		StatusClass: statusClass(s.Status),
-		StatusLine:  statusLine(s),
-		Failures:    s.Failures,
-		Warnings:    s.Run.Warnings,
+		S:              s,
+		CSP:            pageCSP,
+		CSS:            template.CSS(reportCSS),
+		ChartJS:        template.JS(chartJS),
+		ChartsJS:       template.JS(chartsJS),
+		ChartJSVersion: chartJSVersion,
+		Data:           newChartData(s),
+		Charts:         newHTMLCharts(s),
+		Matrix:         newHTMLMatrix(s.Negotiated.CandidatePair),
+		Byline:         byline(s.Run),
+		Status:         string(s.Status),
+		StatusClass:    statusClass(s.Status),
+		StatusLine:     statusLine(s),
+		Failures:       s.Failures,
+		Warnings:       s.Run.Warnings,
+	}
+	if v.Status == "" {
+		v.Status = "NO VERDICT"
 	}
 	held := thresholdHeld(s.Thresholds)
 	tile := func(label, value, sub string, metrics ...string) {
@@ -99,12 +121,12 @@ func newHTMLView(s *Summary) htmlView {
 		fmt.Sprintf("%d of %d that exchanged SDP", s.ICE.Connected, s.ICE.SDPExchanged), "ice.success_rate")
 	tile("Relay ratio", percent(s.ICE.RelayRatio),
 		fmt.Sprintf("%d of %d ICE-connected", s.ICE.Relay, s.ICE.Connected), "ice.relay_ratio")
-	tile("MOS p50", fixed(s.MOS.P50, 2), fmt.Sprintf("over %d calls", s.MOS.N), "mos.p50")
-	tile("MOS p5", fixed(s.MOS.P5, 2), "the worst 5%", "mos.p5")
-	tile("Setup p50", millis(s.SetupMS.P50), "dial to first audio", "setup_ms.p50")
-	tile("Setup p95", millis(s.SetupMS.P95), fmt.Sprintf("over %d calls", s.SetupMS.N), "setup_ms.p95")
 	tile("One-way audio", strconv.Itoa(s.Media.OneWayAudio), fmt.Sprintf("%d with no audio", s.Media.NoAudio),
 		"media.one_way_audio", "media.no_audio")
+	tile("MOS p50", fixed(s.MOS.P50, 2), fmt.Sprintf("over %d calls", s.MOS.N), "mos.p50")
+	tile("MOS p5", fixed(s.MOS.P5, 2), "the worst 5% of calls", "mos.p5")
+	tile("Setup p50", millis(s.SetupMS.P50), "dial to first audio", "setup_ms.p50")
+	tile("Setup p95", millis(s.SetupMS.P95), fmt.Sprintf("over %d calls", s.SetupMS.N), "setup_ms.p95")
 
 	for _, t := range s.Thresholds {
 		h := htmlThreshold{Name: t.Name, OK: t.OK, Default: t.Default, Note: t.Note, Actual: "no data", Class: "bad"}
@@ -115,6 +137,17 @@ func newHTMLView(s *Summary) htmlView {
 			h.Class = "ok"
 		}
 		v.Thresholds = append(v.Thresholds, h)
+		if !t.OK {
+			f := h
+			f.Actual, f.Note = "actual "+h.Actual, ""
+			if t.NoData {
+				f.Actual, f.Note = "no data", t.Note
+			}
+			if t.Default {
+				f.Note = strings.TrimSuffix("default threshold; "+f.Note, "; ")
+			}
+			v.Failed = append(v.Failed, f)
+		}
 	}
 
 	p := s.SetupPhases
@@ -132,23 +165,49 @@ func newHTMLView(s *Summary) htmlView {
 		msDist("One-way delay", m.DelayMS),
 	}
 
+	// The candidate pairs are in the ICE section's matrix.
 	n := s.Negotiated
 	for _, c := range []struct {
 		title string
 		m     map[string]int
 	}{
-		{"Codec", n.Codec}, {"DTLS version", n.DTLSVersion}, {"Cipher suite", n.CipherSuite},
-		{"SRTP profile", n.SRTPProfile}, {"Fingerprint hash", n.FingerprintHash},
-		{"Candidate pair (local/remote)", n.CandidatePair},
+		{"DTLS version", n.DTLSVersion}, {"Cipher suite", n.CipherSuite}, {"SRTP profile", n.SRTPProfile},
+		{"Fingerprint hash", n.FingerprintHash}, {"Codec", n.Codec},
 	} {
 		v.Negotiated = append(v.Negotiated, countTable(c.title, c.m))
 	}
 
 	for _, a := range s.Attacks {
 		v.Attacks = append(v.Attacks, htmlAttack{AttackSummary: a, Class: verdictClass(a.Verdict)})
+		if a.Verdict == VerdictVulnerable {
+			v.Failed = append(v.Failed, htmlThreshold{Name: "attack " + a.Name, Actual: VerdictVulnerable, Note: firstOf(a.Evidence)})
+		}
 	}
 	v.Meta = runMetaRows(s.Run)
 	return v
+}
+
+func firstOf(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	return ss[0]
+}
+
+// byline is the line under the title: when, how long, which seed.
+func byline(m RunMeta) []string {
+	var b []string
+	if !m.Start.IsZero() {
+		b = append(b, m.Start.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	if m.DurationMS > 0 {
+		b = append(b, "ran "+(time.Duration(m.DurationMS*float64(time.Millisecond))).Round(time.Second).String())
+	}
+	b = append(b, "seed "+strconv.FormatInt(m.Seed, 10))
+	if m.Interrupted {
+		b = append(b, "interrupted")
+	}
+	return b
 }
 
 func statusClass(st Status) string {
@@ -295,8 +354,17 @@ func runMetaRows(m RunMeta) []htmlKV {
 		{Key: "OS/arch", Value: m.OS + "/" + m.Arch},
 		{Key: "Host", Value: m.Hostname},
 	}
+	if m.CPUs > 0 {
+		rows = append(rows, htmlKV{Key: "CPUs", Value: strconv.Itoa(m.CPUs)})
+	}
 	if m.MOSModel != "" {
 		rows = append(rows, htmlKV{Key: "MOS model", Value: m.MOSModel})
+	}
+	rows = append(rows, htmlKV{Key: "Report charts", Value: "Chart.js " + chartJSVersion + " (MIT), embedded in this file"})
+	for i := range rows {
+		if strings.Trim(rows[i].Value, "/ ") == "" {
+			rows[i].Value = noData
+		}
 	}
 	return rows
 }

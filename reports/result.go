@@ -108,7 +108,33 @@ type Direction struct {
 	LongestGapMS float64 `json:"longest_gap_ms"`
 	Audio        bool    `json:"audio"`            // audio that matches what the far end sent arrived
 	Method       string  `json:"method,omitempty"` // how the figures were taken, e.g. "rtp-marks" or "rtcp"
+
+	// EffectiveLossPct is the loss a listener hears: packets lost on the
+	// network plus those that arrived too late for the jitter-buffer model
+	// (Late), in percent of Expected. MOS is computed from it.
+	EffectiveLossPct float64 `json:"effective_loss_pct,omitempty"`
+	Late             int     `json:"late,omitempty"`             // received after their playout time
+	PlayoutDelayMS   float64 `json:"playout_delay_ms,omitempty"` // the jitter-buffer model's fixed delay
+	DelayP50MS       float64 `json:"delay_p50_ms,omitempty"`
+	DelayP95MS       float64 `json:"delay_p95_ms,omitempty"`
+	DelayMaxMS       float64 `json:"delay_max_ms,omitempty"`
+	RTTMS            float64 `json:"rtt_ms,omitempty"` // RTCP round trip (A - LSR - DLSR), mean, of the sending side
+	// How each figure was taken: LossMethod and JitterMethod are
+	// MethodRTP (from the RTP that arrived) or MethodRTCP (from the far
+	// end's receiver reports); DelayMethod is MethodMarks (send times
+	// carried in the payload) or MethodRTT (RTCP round trip / 2).
+	LossMethod   string `json:"loss_method,omitempty"`
+	JitterMethod string `json:"jitter_method,omitempty"`
+	DelayMethod  string `json:"delay_method,omitempty"`
 }
+
+// Methods a Direction's figures were taken by.
+const (
+	MethodRTP   = "rtp"        // RFC 3550 A.1/A.8 over the RTP that arrived
+	MethodMarks = "rtp-marks"  // one-way delay from send times in the payload marks
+	MethodRTCP  = "rtcp-rr"    // the far end's RTCP receiver reports
+	MethodRTT   = "rtcp-rtt/2" // half the RTCP round-trip time
+)
 
 // Verdicts an attack can reach.
 const (

@@ -35,6 +35,9 @@ const (
 //   - negotiated counts every call record that observed the value.
 //   - failures group failed call and REGISTER records by cause.
 //   - attacks merge the attack records of one name: the worst verdict wins.
+//   - histograms count the samples of mos, setup_ms, media.loss_pct and
+//     media.jitter_ms in fixed buckets; the timeline counts call records
+//     per second (see Timeline).
 //
 // Spec records (conformance specs) are not summarised: ginkgo reports them.
 type Summarizer struct {
@@ -53,6 +56,7 @@ type Summarizer struct {
 	neg      Negotiated
 	failures []*FailureGroup
 	attacks  []*attackAgg
+	timeline timeline
 
 	mos, setup, signaling, iceMS, dtls, firstMedia samples
 	loss, jitter, delay                            samples
@@ -84,9 +88,10 @@ func WithThresholds(ts ...Threshold) SummarizerOption {
 // Zero meta.Start and meta.End are filled from the records' own times.
 func NewSummarizer(meta RunMeta, opts ...SummarizerOption) *Summarizer {
 	z := &Summarizer{
-		meta:    meta,
-		unknown: map[string]int{},
-		neg:     newNegotiated(),
+		meta:     meta,
+		unknown:  map[string]int{},
+		neg:      newNegotiated(),
+		timeline: newTimeline(),
 	}
 	z.meta.Warnings = slices.Clone(meta.Warnings)
 	for _, o := range opts {
@@ -144,8 +149,18 @@ func (z *Summarizer) Add(r Result) {
 	}
 }
 
+// AddSample folds a reading of a call in progress into the timeline's
+// quality figures. Once one sample arrived, the timeline takes quality from
+// samples only (QualitySamples), no longer from calls as they end.
+func (z *Summarizer) AddSample(s QualitySample) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.timeline.addSample(s)
+}
+
 func (z *Summarizer) addCall(r Result) {
 	z.calls.Attempted++
+	z.timeline.addCall(r)
 	switch {
 	case r.Outcome == OutcomeOK:
 		z.calls.Connected++
@@ -372,7 +387,14 @@ func (z *Summarizer) Summary() *Summary {
 		Negotiated: cloneNegotiated(z.neg),
 		Failures:   []FailureGroup{},
 		Attacks:    []AttackSummary{},
+		Histograms: Histograms{
+			MOS:      newHistogram(mosEdges, z.mos),
+			SetupMS:  newHistogram(setupMSEdges, z.setup),
+			LossPct:  newHistogram(lossPctEdges, z.loss),
+			JitterMS: newHistogram(jitterMSEdges, z.jitter),
+		},
 	}
+	s.Timeline = z.timeline.summary(s.Run.Start)
 	if z.ice.SDPExchanged > 0 {
 		s.ICE.SuccessRate = ptrTo(float64(z.ice.Connected) / float64(z.ice.SDPExchanged))
 	}

@@ -22,6 +22,9 @@ type Summary struct {
 	Failures      []FailureGroup    `json:"failures"`
 	Attacks       []AttackSummary   `json:"attacks"`
 	Thresholds    []ThresholdResult `json:"thresholds"`
+	// Histograms and Timeline feed report.html's charts.
+	Histograms Histograms `json:"histograms"`
+	Timeline   Timeline   `json:"timeline"`
 }
 
 // Status is a run's overall verdict.
@@ -36,7 +39,7 @@ const (
 )
 
 // RunMeta describes the run. Machine-dependent fields (Hostname, GoVersion,
-// OS, Arch) are injected by the caller (see HostMeta) so that tests and
+// OS, Arch, CPUs) are injected by the caller (see HostMeta) so that tests and
 // golden files stay reproducible.
 type RunMeta struct {
 	Scenario    string    `json:"scenario"`
@@ -51,6 +54,7 @@ type RunMeta struct {
 	OS          string    `json:"os"`
 	Arch        string    `json:"arch"`
 	Hostname    string    `json:"hostname"`
+	CPUs        int       `json:"cpus,omitempty"` // logical CPUs of the machine that ran the load
 	// MOSModel names the E-model variant and constants used for MOS, as
 	// DESIGN.md requires the report to state them.
 	MOSModel string   `json:"mos_model,omitempty"`

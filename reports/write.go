@@ -95,6 +95,7 @@ func (s *Summary) redacted() *Summary {
 	c.Negotiated = cloneNegotiated(s.Negotiated)
 	c.Failures = append([]FailureGroup{}, s.Failures...)
 	for i := range c.Failures {
+		c.Failures[i].Cause = Redact(c.Failures[i].Cause)
 		c.Failures[i].Error = Redact(c.Failures[i].Error)
 	}
 	c.Attacks = append([]AttackSummary{}, s.Attacks...)

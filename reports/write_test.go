@@ -183,32 +183,56 @@ func TestJUnitStructure(t *testing.T) {
 	}
 }
 
-var externalRef = regexp.MustCompile(`(?i)(https?:|ftp:|//[a-z0-9]|\bsrc\s*=|\bhref\s*=|url\(|@import|<link|<script|<iframe|<img)`)
+// externalRef matches what could make a page fetch something.
+var externalRef = regexp.MustCompile(`(?i)(https?:|ftp:|//[a-z0-9]|\bsrc\s*=|\bhref\s*=|url\(|@import|<link|<iframe|<img|<object|<embed|\bfetch\(|XMLHttpRequest|WebSocket|EventSource|import\(|sendBeacon)`)
 
+// TestHTMLSelfContained checks our part of the page (the vendored library
+// is checked by hash in TestVendoredChartJS, and the browser test shows
+// the whole page fetches nothing).
 func TestHTMLSelfContained(t *testing.T) {
 	var buf bytes.Buffer
 	if err := WriteHTML(&buf, goldenSummary(t)); err != nil {
 		t.Fatal(err)
 	}
-	out := buf.String()
+	out := string(withoutVendored(t, buf.Bytes()))
 	// The golden target is a wss:// URL: shown as text, it fetches nothing,
 	// but keep the check simple by removing that one line.
 	out = strings.ReplaceAll(out, "wss://127.0.0.1:8443/ws?token=[REDACTED]", "")
 	if loc := externalRef.FindStringIndex(out); loc != nil {
 		t.Fatalf("report.html refers to something outside itself: %q", out[max(0, loc[0]-40):min(len(out), loc[1]+40)])
 	}
+	// Every script is inline: the data block and the two scripts CSP pins.
+	scripts := regexp.MustCompile(`<script[^>]*>`).FindAllString(out, -1)
+	if want := []string{`<script type="application/json" id="gauntlet-data">`, "<script>", "<script>"}; !reflect.DeepEqual(scripts, want) {
+		t.Fatalf("script tags = %q, want %q", scripts, want)
+	}
+	if !strings.Contains(out, `http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;;`) {
+		t.Fatal("no Content-Security-Policy that forbids loading")
+	}
 }
 
 func TestHTMLEscapesText(t *testing.T) {
-	s := &Summary{Attacks: []AttackSummary{{Name: "x", Verdict: VerdictVulnerable, Evidence: []string{`<script>alert(1)</script>`}}}}
+	s := &Summary{
+		Attacks:  []AttackSummary{{Name: "x", Verdict: VerdictVulnerable, Evidence: []string{`<script>alert(1)</script>`}}},
+		Failures: []FailureGroup{{Cause: `</script><script>alert(2)</script>`, Count: 1}},
+	}
 	var buf bytes.Buffer
 	if err := WriteHTML(&buf, s); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(buf.String(), "<script>") || !strings.Contains(buf.String(), "&lt;script&gt;") {
-		t.Fatal("evidence was not escaped")
+	out := buf.String()
+	for _, bad := range []string{"<script>alert(1)", "<script>alert(2)", "</script><script>alert"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("page holds %q unescaped", bad)
+		}
 	}
-	if !strings.Contains(buf.String(), `class="verdict">`) {
+	if !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("evidence was not escaped as text")
+	}
+	if !strings.Contains(out, `\u003c/script\u003e\u003cscript\u003ealert(2)`) {
+		t.Error("a failure cause in the chart data was not escaped as JSON")
+	}
+	if !strings.Contains(out, `class="verdict" id="verdict">`) {
 		t.Fatal("no verdict banner")
 	}
 }

@@ -19,6 +19,7 @@ func commands() []command {
 	return []command{
 		{"run", "run a scenario against a target (default: the embedded reference)", cmdRun},
 		{"validate", "check scenario and target files without running them", cmdValidate},
+		{"compare", "compare two runs (directories or summary.json) side by side; exit 1 on a regression", cmdCompare},
 		{"report", "rebuild summary.json, report.html and junit.xml from results.jsonl", cmdReport},
 		{"reference", "run the reference deployment standalone and print its target file", cmdReference},
 		{"version", "print the version", cmdVersion},
