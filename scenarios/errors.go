@@ -259,3 +259,12 @@ func joinQuoted[T ~string](names []T) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// has reports whether the file wrote path itself.
+func (s *source) has(path string) bool {
+	if s == nil {
+		return false
+	}
+	_, ok := s.pos[path]
+	return ok
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,8 +48,8 @@ func Parse(name string, data []byte) (*Scenario, error) {
 // order messages list them. scenario.schema.json must say the same (a test
 // holds them together).
 var fields = map[string][]string{
-	"scenario":   {"name", "description", "seed", "populations", "flows", "load", "timeouts", "thresholds"},
-	"population": {"name", "kind", "count", "codecs", "srtp_profiles", "dtls_setup"},
+	"scenario":   {"name", "description", "seed", "users", "populations", "flows", "load", "timeouts", "thresholds"},
+	"population": {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup"},
 	"flow":       {"name", "from", "to", "weight", "hold", "hangup"},
 	"hold":       {"min", "max"},
 	"load":       {"calls", "concurrency", "rate", "duration", "stages", "max_duration"},
@@ -69,6 +70,9 @@ func (d *decoder) scenario(root *yaml.Node, s *Scenario) {
 			s.Seed = &seed
 		}
 	}
+	if v, ok := f["users"]; ok {
+		s.Users = d.smallInt(v.val, "users")
+	}
 	if v, ok := f["populations"]; ok {
 		items, _ := d.seq(v.val, "populations")
 		s.Populations = make([]Population, len(items))
@@ -76,6 +80,7 @@ func (d *decoder) scenario(root *yaml.Node, s *Scenario) {
 			d.population(item, indexPath("populations", i), &s.Populations[i])
 		}
 	}
+	d.shares(s)
 	if v, ok := f["flows"]; ok {
 		items, _ := d.seq(v.val, "flows")
 		s.Flows = make([]Flow, len(items))
@@ -113,6 +118,9 @@ func (d *decoder) population(n *yaml.Node, path string, p *Population) {
 	}
 	if v, ok := f["count"]; ok {
 		p.Count = d.smallInt(v.val, joinPath(path, "count"))
+	}
+	if v, ok := f["share"]; ok {
+		p.Share = d.share(v.val, joinPath(path, "share"))
 	}
 	p.Codecs = DefaultCodecs(p.Kind)
 	if v, ok := f["codecs"]; ok {
@@ -267,4 +275,63 @@ func (d *decoder) smallInt(n *yaml.Node, path string) int {
 		return 0
 	}
 	return int(v)
+}
+
+// share decodes a population's share of the scenario's users: "60%" or 0.6.
+func (d *decoder) share(n *yaml.Node, path string) float64 {
+	r := resolve(n)
+	var v float64
+	switch {
+	case r.Kind == yaml.ScalarNode && r.Tag == "!!str" && strings.HasSuffix(r.Value, "%"):
+		pct, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(r.Value, "%")), 64)
+		if err != nil {
+			d.errs.at(d.src.lookup(path), path, ErrSyntax, "bad share %q: want a percentage like 60%% or a fraction like 0.6", r.Value)
+			return 0
+		}
+		v = pct / 100
+	case r.Kind == yaml.ScalarNode && (r.Tag == "!!float" || r.Tag == "!!int"):
+		if err := r.Decode(&v); err != nil {
+			d.errs.at(d.src.lookup(path), path, ErrType, "want a fraction or a percentage, got %q", r.Value)
+			return 0
+		}
+	default:
+		d.errs.at(d.src.lookup(path), path, ErrType, "want a percentage like 60%% or a fraction like 0.6, got %s", describe(n))
+		return 0
+	}
+	if math.IsNaN(v) || v <= 0 || v > 1 {
+		d.errs.at(d.src.lookup(path), path, ErrRange, "must be above 0%% and at most 100%%, got %s", r.Value)
+		return 0
+	}
+	return v
+}
+
+// shares turns population shares into counts of the scenario's users.
+func (d *decoder) shares(s *Scenario) {
+	total, any := 0.0, false
+	for i := range s.Populations {
+		p := &s.Populations[i]
+		if p.Share == 0 {
+			continue
+		}
+		any = true
+		total += p.Share
+		path := indexPath("populations", i)
+		switch {
+		case d.src.has(joinPath(path, "count")):
+			d.errs.at(d.src.lookup(joinPath(path, "share")), joinPath(path, "share"), ErrConflict, "give count or share, not both")
+		case s.Users < 1:
+			d.errs.at(d.src.lookup(joinPath(path, "share")), joinPath(path, "share"), ErrRequired, "a share needs the scenario's users: the total the shares divide")
+		default:
+			p.Count = int(math.Round(p.Share * float64(s.Users)))
+			if p.Count < 1 {
+				d.errs.at(d.src.lookup(joinPath(path, "share")), joinPath(path, "share"), ErrRange, "%.4g%% of %d users is no user at all; raise users or the share", p.Share*100, s.Users)
+			}
+		}
+	}
+	if total > 1+1e-9 {
+		d.errs.at(d.src.lookup("populations"), "populations", ErrRange, "population shares add up to %.4g%%, more than 100%%", total*100)
+	}
+	if s.Users != 0 && !any {
+		d.errs.at(d.src.lookup("users"), "users", ErrConflict, "users is the total that population shares divide, but no population gives a share")
+	}
 }

@@ -112,6 +112,8 @@ func TestBadScenarios(t *testing.T) {
 		{"stages-and-concurrency", []string{`17:3: load.stages: stages ramp the concurrency: give stages or concurrency, not both`}, ErrConflict},
 		{"duration-without-rate", []string{`17:3: load.duration: a duration needs a rate`}, ErrConflict},
 		{"stage-negative", []string{`18:8: load.stages[1].duration: must be > 0, got 0s`, `18:22: load.stages[1].concurrency: must be in 0..1000000, got -4`}, ErrRange},
+		{"share-without-users", []string{`4:36: populations[0].share: a share needs the scenario's users`}, ErrRequired},
+		{"shares-over-100", []string{`4:1: populations: population shares add up to 110%, more than 100%`}, ErrRange},
 		{"stages-all-zero", []string{`17:3: load.stages: every stage ramps to 0 calls`}, ErrRange},
 		{"unknown-field", []string{
 			`15:1: load.concurrency: required`,
@@ -253,6 +255,28 @@ func TestParseRate(t *testing.T) {
 		}
 		if !errors.Is(err, ErrSyntax) && !errors.Is(err, ErrRange) {
 			t.Errorf("ParseRate(%q) error %v wraps neither ErrSyntax nor ErrRange", c.in, err)
+		}
+	}
+}
+
+func TestSharesBecomeCounts(t *testing.T) {
+	s, err := Parse("share.yaml", []byte(`name: ok
+users: 20
+populations:
+  - {name: full-cone, kind: webrtc, share: 60%}
+  - {name: symmetric, kind: webrtc, share: 0.15}
+  - {name: phones, kind: sip, count: 5}
+flows:
+  - {name: a, from: full-cone, to: phones, hold: 1s}
+  - {name: b, from: symmetric, to: phones, hold: 1s}
+load: {calls: 4, concurrency: 2}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"full-cone": 12, "symmetric": 3, "phones": 5} {
+		if p, _ := s.Population(name); p.Count != want {
+			t.Errorf("%s: count %d, want %d", name, p.Count, want)
 		}
 	}
 }

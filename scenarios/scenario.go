@@ -21,7 +21,9 @@ type Scenario struct {
 	Description string
 	// Seed makes the plan reproducible; nil when the file gave none (the
 	// runner then picks one and records it; the CLI's --seed overrides).
-	Seed        *int64
+	Seed *int64
+	// Users is the total that population shares divide (optional).
+	Users       int
 	Populations []Population
 	Flows       []Flow
 	Load        LoadSpec
@@ -116,7 +118,8 @@ func DTLSSetups() []DTLSSetup {
 type Population struct {
 	Name   string
 	Kind   Kind
-	Count  int     // virtual users, >= 1
+	Count  int     // virtual users, >= 1 (from Share when the file gives a share)
+	Share  float64 // share of the scenario's Users, (0, 1]; 0: Count was given
 	Codecs []Codec // offered, in preference order
 	// SRTPProfiles and DTLSSetup apply to KindWebRTC only and must be
 	// empty for other kinds.

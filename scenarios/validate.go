@@ -156,7 +156,9 @@ func (v validator) population(path string, p Population) {
 		v.l.add(kindPath, ErrUnknownName, "unknown kind %q%s; known: %s", p.Kind, didYouMean(string(p.Kind), kindNames()), joinQuoted(Kinds()))
 		known = false
 	}
-	v.count(joinPath(path, "count"), p.Count, 1)
+	if p.Share == 0 { // a share's problems were reported where it was decoded
+		v.count(joinPath(path, "count"), p.Count, 1)
+	}
 	codecsPath := joinPath(path, "codecs")
 	if len(p.Codecs) == 0 {
 		v.l.add(codecsPath, ErrRequired, "required: at least one codec (known: %s)", joinQuoted(Codecs()))
