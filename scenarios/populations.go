@@ -76,30 +76,34 @@ func (r *runner) startPopulations(ctx context.Context) (*populations, error) {
 		}
 	}
 	_ = g.Wait()
-	return pops, pops.reachable(ctx)
+	return pops, pops.reachable(ctx, s.Populations)
 }
 
-// reachable reports ErrUnreachable when no user came up and the first
-// failure says the target was not there.
-func (p *populations) reachable(ctx context.Context) error {
-	var first error
-	for _, users := range p.byName {
-		for _, u := range users {
+// reachable reports ErrUnreachable when no user came up and some user
+// found nothing there (refused, no answer before the register timeout);
+// users that were answered and refused (401, 403) mean the target is up.
+func (p *populations) reachable(ctx context.Context, order []Population) error {
+	var silent error
+	for _, pop := range order {
+		for _, u := range p.byName[pop.Name] {
 			if u.ep != nil {
 				return nil
 			}
-			if first == nil && u.err != nil {
-				first = u.err
+			if silent == nil && unanswered(u.err) {
+				silent = u.err
 			}
 		}
 	}
-	if ctx.Err() != nil || first == nil {
+	if ctx.Err() != nil || silent == nil {
 		return nil
 	}
-	if errors.Is(first, sipua.ErrUnreachable) || errors.Is(first, sipua.ErrTransport) || errors.Is(first, sipua.ErrTimeout) {
-		return fmt.Errorf("%w: %w", ErrUnreachable, first)
-	}
-	return nil
+	return fmt.Errorf("%w: %w", ErrUnreachable, silent)
+}
+
+// unanswered says whether err means the target never answered.
+func unanswered(err error) bool {
+	return errors.Is(err, sipua.ErrUnreachable) || errors.Is(err, sipua.ErrTransport) ||
+		errors.Is(err, sipua.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // startUser brings up virtual user i of population p and registers it; the
@@ -133,6 +137,9 @@ func (r *runner) startUser(ctx context.Context, p Population, i int, src netip.A
 	r.report(res)
 	if res.Outcome != reports.OutcomeOK {
 		_ = ep.Close()
+		if res.Cause == reports.CauseUnreachable || res.Cause == reports.CauseTimeout {
+			return nil, fmt.Errorf("%w: %s: REGISTER: %s", sipua.ErrUnreachable, name, res.Error)
+		}
 		return nil, fmt.Errorf("%s: REGISTER: %s", name, res.Error)
 	}
 	r.update(func(p *Progress) { p.Registered++ })
