@@ -1,12 +1,14 @@
 // Package reference starts Gauntlet's reference deployment in-process, on
 // loopback and free ports, the way httptest.NewServer does: the known-good
 // system every suite and scenario runs against when no target is given. In
-// this cut it is the WebRTC gateway (see package gateway); TURN and rooms
-// join it later. It imports nothing else of Gauntlet.
+// this cut it is the WebRTC gateway (see package gateway) and, when
+// configured, the TURN relay (package turn); rooms join it later. It
+// imports nothing else of Gauntlet.
 package reference
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -14,11 +16,15 @@ import (
 	"strings"
 
 	"github.com/gauntlet-rtc/gauntlet/reference/gateway"
+	"github.com/gauntlet-rtc/gauntlet/reference/turn"
 )
 
 // Config configures the reference deployment.
 type Config struct {
 	Gateway gateway.Config `yaml:"gateway"`
+	// TURN, when set, starts the TURN relay too (turn.DefaultTestConfig
+	// suits a deployment on loopback, whose peers are loopback addresses).
+	TURN *turn.Config `yaml:"turn"`
 	// Logger is used by every part whose own config sets none; nil discards.
 	Logger *slog.Logger `yaml:"-"`
 }
@@ -33,6 +39,11 @@ func (c Config) Validate() error {
 	if err := c.Gateway.Validate(); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
+	if c.TURN != nil {
+		if err := c.TURN.Validate(); err != nil {
+			return fmt.Errorf("turn: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -40,6 +51,7 @@ func (c Config) Validate() error {
 type Reference struct {
 	cfg     Config
 	gateway *gateway.Gateway
+	turn    *turn.Server
 }
 
 // Start validates cfg, starts every part and returns once all listen. ctx
@@ -58,7 +70,13 @@ func Start(ctx context.Context, cfg Config) (*Reference, error) {
 	if err := gw.Start(ctx); err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
-	return &Reference{cfg: cfg, gateway: gw}, nil
+	r := &Reference{cfg: cfg, gateway: gw}
+	if cfg.TURN != nil {
+		if err := r.startTURN(ctx); err != nil {
+			return nil, errors.Join(err, gw.Close())
+		}
+	}
+	return r, nil
 }
 
 // Gateway returns the running gateway.
@@ -66,10 +84,21 @@ func (r *Reference) Gateway() *gateway.Gateway { return r.gateway }
 
 // Close stops every part and returns once all their goroutines have exited.
 func (r *Reference) Close() error {
-	return r.gateway.Close()
+	err := r.gateway.Close()
+	if r.turn != nil {
+		err = errors.Join(err, r.turn.Close())
+	}
+	return err
 }
 
-// TargetYAML renders a target file that points at the running parts.
+// Drain stops every part gently: the gateway refuses new calls and lets
+// the current ones run until they end or its drain timeout (or ctx) is over.
+func (r *Reference) Drain(ctx context.Context) error {
+	return r.gateway.Drain(ctx)
+}
+
+// TargetYAML renders a target file that points at the running parts,
+// with the users' passwords (the target file keeps them out of reports).
 func (r *Reference) TargetYAML() []byte {
 	g := r.cfg.Gateway
 	var b strings.Builder
@@ -77,11 +106,23 @@ func (r *Reference) TargetYAML() []byte {
 	b.WriteString("authorized: false\n")
 	b.WriteString("sip:\n")
 	fmt.Fprintf(&b, "  domain: %s\n", scalar(g.Domain))
-	fmt.Fprintf(&b, "  ws: %s\n", r.gateway.WSURL())
+	if ws := r.gateway.WSURL(); ws != "" {
+		fmt.Fprintf(&b, "  ws: %s\n", ws)
+	} else {
+		// Only secure WebSocket: the certificate is self-signed unless the
+		// config names one.
+		fmt.Fprintf(&b, "  ws: %s\n", r.gateway.WSSURL())
+		if r.gateway.RootCAs() != nil {
+			b.WriteString("  insecure_tls: true\n")
+		}
+	}
 	fmt.Fprintf(&b, "  udp: %s\n", r.gateway.UDPAddr())
 	b.WriteString("users:\n")
-	fmt.Fprintf(&b, "  webrtc: {pattern: %s, start: %d}\n", strconv.Quote(g.WebRTCUsers.Pattern), g.WebRTCUsers.Start)
-	fmt.Fprintf(&b, "  sip: {pattern: %s, start: %d}\n", strconv.Quote(g.SIPUsers.Pattern), g.SIPUsers.Start)
+	fmt.Fprintf(&b, "  webrtc: {pattern: %s, start: %d, password: %s}\n", strconv.Quote(g.WebRTCUsers.Pattern), g.WebRTCUsers.Start,
+		strconv.Quote(r.gateway.Password(gateway.KindWebRTC)))
+	fmt.Fprintf(&b, "  sip: {pattern: %s, start: %d, password: %s}\n", strconv.Quote(g.SIPUsers.Pattern), g.SIPUsers.Start,
+		strconv.Quote(r.gateway.Password(gateway.KindSIP)))
+	r.writeTURN(&b)
 	return []byte(b.String())
 }
 

@@ -24,9 +24,9 @@ sip:
   ws: %s
   udp: %s
 users:
-  webrtc: {pattern: "web{n}", start: 1000}
-  sip: {pattern: "desk{n}", start: 2000}
-`, gw.WSURL(), gw.UDPAddr())
+  webrtc: {pattern: "web{n}", start: 1000, password: %q}
+  sip: {pattern: "desk{n}", start: 2000, password: %q}
+`, gw.WSURL(), gw.UDPAddr(), gw.Password(gateway.KindWebRTC), gw.Password(gateway.KindSIP))
 	got := ref.TargetYAML()
 	if string(got) != want {
 		t.Errorf("TargetYAML:\n%s\nwant:\n%s", got, want)
@@ -38,14 +38,16 @@ users:
 			Domain, WS, UDP string
 		} `yaml:"sip"`
 		Users map[string]struct {
-			Pattern string
-			Start   int
+			Pattern  string
+			Start    int
+			Password string
 		} `yaml:"users"`
 	}
 	if err := yaml.Unmarshal(got, &target); err != nil {
 		t.Fatalf("TargetYAML is not YAML: %v", err)
 	}
-	if target.SIP.WS != gw.WSURL() || target.SIP.UDP != gw.UDPAddr() || target.Users["sip"].Pattern != "desk{n}" || target.Users["webrtc"].Start != 1000 {
+	if target.SIP.WS != gw.WSURL() || target.SIP.UDP != gw.UDPAddr() || target.Users["sip"].Pattern != "desk{n}" || target.Users["webrtc"].Start != 1000 ||
+		target.Users["sip"].Password != gw.Password(gateway.KindSIP) {
 		t.Errorf("TargetYAML decodes to %+v", target)
 	}
 	if gw.WSURL() == "" || gw.UDPAddr() == "" {

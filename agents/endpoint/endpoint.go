@@ -47,6 +47,8 @@ type Config struct {
 	SRTPProfiles []dtls.SRTPProtectionProfile
 	DTLSSetup    string
 	Certificate  *tls.Certificate
+	// DTMF offers and accepts RFC 4733 telephone-events (see Leg.SendDTMF).
+	DTMF bool
 	// RegisterExpiry is the Expires of REGISTER (default 300 s).
 	RegisterExpiry time.Duration
 	Logger         *slog.Logger

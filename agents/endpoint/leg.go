@@ -12,6 +12,7 @@ import (
 	"github.com/gauntlet-rtc/gauntlet/agents/plainrtp"
 	"github.com/gauntlet-rtc/gauntlet/agents/sipua"
 	"github.com/gauntlet-rtc/gauntlet/reports"
+	"github.com/pion/rtp"
 )
 
 // Leg is one endpoint's side of a call. Its methods are safe to call from
@@ -35,13 +36,16 @@ type Leg struct {
 	cause      string
 	end        time.Time
 	closed     bool
+	local      []byte // our last SDP (offer or answer), re-sent for hold and unhold
+	remote     []byte // the far end's last SDP
+	dtmf       dtmfState
 
 	done     chan struct{}
 	doneOnce sync.Once
 }
 
 func (e *Endpoint) newLeg(caller bool, other string) *Leg {
-	return &Leg{e: e, caller: caller, start: time.Now(), peer: other, done: make(chan struct{})}
+	return &Leg{e: e, caller: caller, start: time.Now(), peer: other, done: make(chan struct{}), dtmf: dtmfState{pt: -1}}
 }
 
 func (e *Endpoint) newSession() (media.Leg, error) {
@@ -71,7 +75,7 @@ func (e *Endpoint) Dial(ctx context.Context, to string) *Leg {
 		return l.fail(err, reports.CauseSignaling)
 	}
 	l.setSession(sess)
-	offer, err := sess.Offer(ctx, e.cfg.Codecs)
+	offer, err := sess.Offer(ctx, e.offerCodecs())
 	if err != nil {
 		return l.fail(err, reports.CauseICE)
 	}
@@ -92,6 +96,7 @@ func (e *Endpoint) Dial(ctx context.Context, to string) *Leg {
 	if err != nil {
 		return l.failAndBye(ctx, err, reports.CauseSignaling)
 	}
+	l.negotiated(offer, dlg.RemoteSDP, codec)
 	return l.startMedia(ctx, codec)
 }
 
@@ -121,6 +126,8 @@ func (e *Endpoint) Accept(ctx context.Context) *Leg {
 		_ = inv.Reject(488, "Not Acceptable Here")
 		return l.fail(err, reports.CauseSignaling)
 	}
+	answer = e.answerDTMF(answer, inv.Offer, codec)
+	l.negotiated(answer, inv.Offer, codec)
 	_ = inv.Ringing()
 	l.prepareMedia(codec)
 	dlg, err := inv.Answer(ctx, answer)
@@ -148,7 +155,11 @@ func (l *Leg) prepareMedia(codec media.Codec) {
 	}
 	l.codec = codec
 	l.recv = media.NewReceiver(codec)
-	l.sess.OnRTP(l.recv.Observe)
+	recv := l.recv
+	l.sess.OnRTP(func(pkt *rtp.Packet, at time.Time) {
+		l.observeDTMF(pkt)
+		recv.Observe(pkt, at)
+	})
 }
 
 // startMedia connects the media path and starts sending on the clock.
@@ -157,13 +168,14 @@ func (l *Leg) startMedia(ctx context.Context, codec media.Codec) *Leg {
 	if err := l.sess.Connect(ctx); err != nil {
 		return l.failAndBye(ctx, err, reports.CauseICE)
 	}
-	sender := media.NewSender(codec, l.sess.WriteRTP)
+	sender := media.NewSender(codec, l.writer())
 	l.mu.Lock()
 	l.connected = time.Now()
 	l.sender = sender
 	l.stopSender = l.e.cfg.Clock.Add(sender)
 	dlg := l.dialog
 	l.mu.Unlock()
+	l.answerReInvites(dlg)
 	go l.watch(dlg)
 	return l
 }

@@ -39,4 +39,8 @@ type LegReport struct {
 	Rejected     int  // dropped for another reason: replayed, too old, unreadable
 	EarlyDropped int  // dropped: arrived before the SRTP keys, beyond the early buffer
 	RemoteClosed bool // the far end closed the association (DTLS close_notify)
+
+	// RTCP is what the leg's RTCP exchanged: the far end's view of what
+	// we sent, and the round-trip time.
+	RTCP RTCPStats
 }

@@ -1,21 +1,13 @@
 package media
 
 import (
-	"math"
 	"sync"
 	"time"
 
-	"github.com/gauntlet-rtc/gauntlet/reports"
 	"github.com/pion/rtp"
 )
 
-// RFC 3550 A.1 constants.
-const (
-	maxDropout  = 3000
-	maxMisorder = 100
-	seqMod      = 1 << 16
-	maxTags     = 8
-)
+const maxTags = 8
 
 // Receiver measures one direction of audio: RFC 3550 A.1 sequence accounting
 // (extended sequence numbers, expected vs received, loss), A.8 interarrival
@@ -26,39 +18,48 @@ const (
 // Unlike A.1, a source is valid from its first packet (no probation): the
 // harness owns both ends, so the first packet counts. A new SSRC starts a new
 // source; the totals add up across sources.
+//
+// A jitter-buffer model (see WithPlayoutDelay) counts packets that arrive
+// too late to be played: effective loss is network loss plus those. One-way
+// delay figures leave out packets sent before the first packet arrived:
+// those waited for the path to come up (ICE, DTLS, a gateway's early
+// buffer), which set-up times report, not the path's delay.
 type Receiver struct {
-	codec Codec
+	codec        Codec
+	playoutDelay time.Duration
 
 	mu      sync.Mutex
 	started bool
 	ssrc    uint32
-	// A.1 state of the current source.
-	baseSeq  uint32
-	maxSeq   uint16
-	cycles   uint32
-	badSeq   uint32
-	received int
+	seq     seqState    // A.1 state of the current source
+	jit     jitterState // A.8 jitter, across sources
+	buf     playout     // jitter-buffer model of the current source
 	// totals of earlier sources.
 	prevExpected int
 	prevReceived int
-
-	// A.8 jitter in timestamp units.
-	jitter      float64
-	lastTS      uint32
-	lastArrival time.Time
+	prevResyncs  int
 
 	packets    int
+	late       int
 	delay      histogram
+	startup    startupDelay
 	first      time.Time
 	last       time.Time
 	longestGap time.Duration
 	matched    int
 	tags       []uint64
+	interval   intervalMark
 }
 
 // NewReceiver returns a Receiver for audio in codec c (its clock rate turns
 // jitter into ms; its payload size is what CheckPayload expects).
-func NewReceiver(c Codec) *Receiver { return &Receiver{codec: c} }
+func NewReceiver(c Codec, opts ...ReceiverOption) *Receiver {
+	r := &Receiver{codec: c, playoutDelay: DefaultPlayoutDelay}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
 
 // Observe accounts for one packet received at arrival.
 func (r *Receiver) Observe(pkt *rtp.Packet, arrival time.Time) {
@@ -67,75 +68,35 @@ func (r *Receiver) Observe(pkt *rtp.Packet, arrival time.Time) {
 	r.packets++
 	if !r.started || pkt.SSRC != r.ssrc {
 		if r.started {
-			r.prevExpected += r.expected()
-			r.prevReceived += r.received
+			r.prevExpected += r.seq.expected()
+			r.prevReceived += r.seq.received
+			r.prevResyncs += r.buf.resyncs
 		}
 		r.started = true
 		r.ssrc = pkt.SSRC
-		r.initSeq(pkt.SequenceNumber)
-		r.lastArrival = time.Time{}
+		r.seq.init(pkt.SequenceNumber)
+		r.jit.lastArrival = time.Time{}
+		r.buf = playout{delay: r.playoutDelay}
 	}
-	if r.updateSeq(pkt.SequenceNumber) {
-		r.received++
+	if r.seq.update(pkt.SequenceNumber) && r.buf.late(pkt.Timestamp, arrival, r.codec.ClockRate) {
+		r.late++
 	}
-	r.updateJitter(pkt.Timestamp, arrival)
+	r.jit.update(pkt.Timestamp, arrival, r.codec.ClockRate)
 	r.updateArrival(arrival)
-	if m, ok := CheckPayload(r.codec, pkt.Payload); ok {
+	m, ok := CheckPayload(r.codec, pkt.Payload)
+	if ok {
 		r.matched++
-		r.addTag(m.Tag)
-		r.delay.add(float64(arrival.Sub(m.Sent)) / float64(time.Millisecond))
-	} else if m, ok := ParseMark(pkt.Payload); ok {
-		r.addTag(m.Tag)
-		r.delay.add(float64(arrival.Sub(m.Sent)) / float64(time.Millisecond))
+	} else if m, ok = ParseMark(pkt.Payload); !ok {
+		return
 	}
-}
-
-func (r *Receiver) initSeq(seq uint16) {
-	r.baseSeq = uint32(seq)
-	r.maxSeq = seq
-	r.badSeq = seqMod + 1
-	r.cycles = 0
-	r.received = 0
-}
-
-// updateSeq is RFC 3550 A.1 update_seq without probation; it reports
-// whether the packet counts as received.
-func (r *Receiver) updateSeq(seq uint16) bool {
-	udelta := seq - r.maxSeq
-	switch {
-	case udelta < maxDropout:
-		if seq < r.maxSeq {
-			r.cycles += seqMod
-		}
-		r.maxSeq = seq
-	case uint32(udelta) <= seqMod-maxMisorder:
-		if uint32(seq) != r.badSeq {
-			r.badSeq = (uint32(seq) + 1) & (seqMod - 1)
-			return false
-		}
-		// Two sequential packets after a very large jump: the sender
-		// restarted; resynchronise.
-		r.initSeq(seq)
-	default:
-		// duplicate or reordered packet
+	r.addTag(m.Tag)
+	d := float64(arrival.Sub(m.Sent)) / float64(time.Millisecond)
+	if m.Sent.Before(r.first) {
+		r.startup.add(d)
+		return
 	}
-	return true
-}
-
-func (r *Receiver) expected() int {
-	return int(r.cycles+uint32(r.maxSeq)) - int(r.baseSeq) + 1
-}
-
-// updateJitter is RFC 3550 A.8: J += (|D| - J)/16, D the difference of
-// relative transit times, in timestamp units.
-func (r *Receiver) updateJitter(ts uint32, arrival time.Time) {
-	if !r.lastArrival.IsZero() {
-		arrivalTicks := arrival.Sub(r.lastArrival).Seconds() * float64(r.codec.ClockRate)
-		d := arrivalTicks - float64(int32(ts-r.lastTS))
-		r.jitter += (math.Abs(d) - r.jitter) / 16
-	}
-	r.lastTS = ts
-	r.lastArrival = arrival
+	r.delay.add(d)
+	r.interval.delay.add(d)
 }
 
 func (r *Receiver) updateArrival(arrival time.Time) {
@@ -163,22 +124,28 @@ func (r *Receiver) addTag(tag uint64) {
 
 // Stats are a Receiver's figures so far.
 type Stats struct {
-	Packets      int     // every packet observed
-	Received     int     // counted by RFC 3550 A.1 (duplicates count; a packet after a jump does not)
-	Expected     int     // extended highest sequence - base + 1, summed over sources
-	Lost         int     // Expected - Received, never below 0
-	LossPct      float64 // Lost / Expected * 100
-	JitterMS     float64 // A.8 interarrival jitter
-	DelayMeanMS  float64 // one-way delay from the marks
-	DelayP50MS   float64
-	DelayP95MS   float64
-	DelayMaxMS   float64
-	DelayCount   int // packets with a readable mark
-	LongestGap   time.Duration
-	FirstArrival time.Time
-	LastArrival  time.Time
-	Matched      int      // payloads exactly as the far end sent them
-	Tags         []uint64 // stream tags seen in marks (at most 8)
+	Packets          int     // every packet observed
+	Received         int     // counted by RFC 3550 A.1 (duplicates count; a packet after a jump does not)
+	Expected         int     // extended highest sequence - base + 1, summed over sources
+	Lost             int     // Expected - Received, never below 0
+	LossPct          float64 // Lost / Expected * 100
+	Late             int     // received, but after their playout time in the jitter-buffer model
+	EffectiveLost    int     // Lost + Late: what the listener misses
+	EffectiveLossPct float64 // EffectiveLost / Expected * 100
+	PlayoutDelay     time.Duration
+	Resyncs          int     // times the jitter-buffer model re-anchored after a lasting delay step
+	JitterMS         float64 // A.8 interarrival jitter
+	DelayMeanMS      float64 // one-way delay from the marks
+	DelayP50MS       float64
+	DelayP95MS       float64
+	DelayMaxMS       float64
+	DelayCount       int // packets with a readable mark, sent after the first arrival
+	StartupCount     int // packets with a mark sent before the first arrival (not in the delay figures)
+	LongestGap       time.Duration
+	FirstArrival     time.Time
+	LastArrival      time.Time
+	Matched          int      // payloads exactly as the far end sent them
+	Tags             []uint64 // stream tags seen in marks (at most 8)
 }
 
 // Stats returns the figures so far.
@@ -189,51 +156,39 @@ func (r *Receiver) Stats() Stats {
 		Packets:      r.packets,
 		Received:     r.prevReceived,
 		Expected:     r.prevExpected,
+		Late:         r.late,
+		PlayoutDelay: max(r.playoutDelay, 0),
+		Resyncs:      r.prevResyncs + r.buf.resyncs,
+		JitterMS:     r.jit.ms(r.codec.ClockRate),
 		DelayMeanMS:  r.delay.mean(),
 		DelayP50MS:   r.delay.quantile(0.50),
 		DelayP95MS:   r.delay.quantile(0.95),
 		DelayMaxMS:   r.delay.max,
 		DelayCount:   int(r.delay.n),
+		StartupCount: r.startup.n,
 		LongestGap:   r.longestGap,
 		FirstArrival: r.first,
 		LastArrival:  r.last,
 		Matched:      r.matched,
 		Tags:         append([]uint64(nil), r.tags...),
 	}
-	if r.started {
-		s.Received += r.received
-		s.Expected += r.expected()
+	if r.delay.n == 0 && r.startup.n > 0 {
+		// Every marked packet was sent before the first arrival (a call
+		// shorter than its path delay): they are all there is, and no
+		// percentile is kept for them.
+		s.DelayMeanMS, s.DelayMaxMS, s.DelayCount = r.startup.mean(), r.startup.max, r.startup.n
 	}
-	if r.codec.ClockRate > 0 {
-		s.JitterMS = r.jitter / float64(r.codec.ClockRate) * 1000
+	if r.started {
+		s.Received += r.seq.received
+		s.Expected += r.seq.expected()
 	}
 	s.Lost = max(s.Expected-s.Received, 0)
+	s.EffectiveLost = min(s.Lost+s.Late, max(s.Expected, 0))
 	if s.Expected > 0 {
 		s.LossPct = float64(s.Lost) / float64(s.Expected) * 100
+		s.EffectiveLossPct = float64(s.EffectiveLost) / float64(s.Expected) * 100
 	}
 	return s
-}
-
-// Direction turns the figures into a report direction; sent is what the far
-// end's Sender sent. Audio is set when a payload arrived exactly as sent and
-// carrying tag (0: any tag). MOS is left for the caller.
-func (s Stats) Direction(name string, sent int, tag uint64) reports.Direction {
-	audio := s.Matched > 0
-	if tag != 0 {
-		audio = audio && s.hasTag(tag)
-	}
-	return reports.Direction{
-		Name:         name,
-		Sent:         sent,
-		Received:     s.Received,
-		Lost:         s.Lost,
-		LossPct:      s.LossPct,
-		JitterMS:     s.JitterMS,
-		DelayMS:      s.DelayMeanMS,
-		LongestGapMS: float64(s.LongestGap) / float64(time.Millisecond),
-		Audio:        audio,
-		Method:       "rtp-marks",
-	}
 }
 
 func (s Stats) hasTag(tag uint64) bool {
@@ -243,4 +198,23 @@ func (s Stats) hasTag(tag uint64) bool {
 		}
 	}
 	return false
+}
+
+// startupDelay sums the delays of packets sent before the first arrival.
+type startupDelay struct {
+	n        int
+	sum, max float64
+}
+
+func (d *startupDelay) add(v float64) {
+	d.n++
+	d.sum += v
+	d.max = max(d.max, v)
+}
+
+func (d *startupDelay) mean() float64 {
+	if d.n == 0 {
+		return 0
+	}
+	return d.sum / float64(d.n)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
+	"github.com/gauntlet-rtc/gauntlet/reports"
 	"github.com/pion/rtp"
 )
 
@@ -123,15 +124,18 @@ func TestReceiverDelayAndMatch(t *testing.T) {
 	if s.Matched != 100 || s.Packets != 102 || len(s.Tags) != 1 || s.Tags[0] != 0xabc {
 		t.Fatalf("matched %d packets %d tags %v", s.Matched, s.Packets, s.Tags)
 	}
-	// 100 packets at 30 ms, one at 40 ms.
-	if math.Abs(s.DelayMeanMS-(30*100+40)/101.0) > 1e-9 || s.DelayMaxMS != 40 {
-		t.Fatalf("delay mean %v max %v", s.DelayMeanMS, s.DelayMaxMS)
+	// 100 packets at 30 ms, one at 40 ms; the first two were sent before
+	// the first arrival, so they measure start-up, not delay.
+	if math.Abs(s.DelayMeanMS-(30*98+40)/99.0) > 1e-9 || s.DelayMaxMS != 40 || s.DelayCount != 99 || s.StartupCount != 2 {
+		t.Fatalf("delay mean %v max %v count %d start-up %d", s.DelayMeanMS, s.DelayMaxMS, s.DelayCount, s.StartupCount)
 	}
 	if math.Abs(s.DelayP50MS-30) > 30*0.025 || math.Abs(s.DelayP95MS-30) > 30*0.025 {
 		t.Fatalf("delay p50 %v p95 %v, want about 30", s.DelayP50MS, s.DelayP95MS)
 	}
 	d := s.Direction("caller->callee", 102, 0xabc)
-	if !d.Audio || d.Sent != 102 || d.Received != 102 || d.Method != "rtp-marks" || d.DelayMS != s.DelayMeanMS {
+	if !d.Audio || d.Sent != 102 || d.Received != 102 || d.Method != "rtp-marks" || d.DelayMS != s.DelayMeanMS ||
+		d.DelayMethod != reports.MethodMarks || d.LossMethod != reports.MethodRTP || d.JitterMethod != reports.MethodRTP ||
+		d.DelayP95MS != s.DelayP95MS || d.PlayoutDelayMS != 60 {
 		t.Fatalf("direction %+v", d)
 	}
 	if s.Direction("x", 1, 0xdef).Audio {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/agents/wire"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -53,6 +54,7 @@ func (p *Peer) Connect(ctx context.Context) error {
 	p.iceConn = conn
 	p.iceMS = ms(iceDone.Sub(start))
 	rx := newReceiver(p.onRTP, &p.stats)
+	rx.rtcp = p.newRTCP()
 	// Started under the lock that Close takes first, so that no goroutine
 	// starts once Close is waiting for them.
 	p.wg.Go(func() { p.readLoop(conn, ep, rx) })
@@ -72,11 +74,13 @@ func (p *Peer) Connect(ctx context.Context) error {
 	if p.closed {
 		return ErrClosed
 	}
+	tx.rtcp = rx.rtcp
 	p.tx.Store(tx)
 	p.dtlsMS = ms(done.Sub(iceDone))
 	p.connected = done
 	p.stage = stageConnected
 	p.wg.Go(func() { p.drainDTLS(dc) })
+	p.startRTCP(tx, conn)
 	return nil
 }
 
@@ -218,8 +222,8 @@ func (p *Peer) readLoop(conn *ice.Conn, ep *endpoint, rx *receiver) {
 		if err != nil {
 			return
 		}
-		arrival := time.Now()
 		b := buf[:n]
+		arrival := p.arrivals.at(b, time.Now())
 		p.observer.Observe(wire.In, b)
 		switch {
 		case n == 0:
@@ -230,6 +234,7 @@ func (p *Peer) readLoop(conn *ice.Conn, ep *endpoint, rx *receiver) {
 		case b[0] >= 128 && b[0] <= 191:
 			if n > 1 && b[1] >= 192 && b[1] <= 223 {
 				p.stats.add(&p.stats.rtcp)
+				p.handleRTCP(rx, b, arrival)
 				continue
 			}
 			rx.handle(b, arrival)
@@ -259,6 +264,7 @@ type sender struct {
 	plain []byte
 	enc   []byte
 	hdr   rtp.Header
+	rtcp  *media.RTCP // counts what is sent, for sender reports
 }
 
 func (s *sender) write(pkt *rtp.Packet, ssrc uint32, conn net.Conn, obs *wire.Observer) error {
@@ -283,6 +289,9 @@ func (s *sender) write(pkt *rtp.Packet, ssrc uint32, conn net.Conn, obs *wire.Ob
 	if _, err := conn.Write(enc); err != nil {
 		return fmt.Errorf("peer: send: %w", err)
 	}
+	if s.rtcp != nil {
+		s.rtcp.OnSend(&pkt.Header, len(pkt.Payload), time.Now())
+	}
 	return nil
 }
 
@@ -299,6 +308,7 @@ func (p *Peer) Close() error {
 	p.closed = true
 	dc := p.dtlsConn
 	p.mu.Unlock()
+	p.stopRTCP()
 	var errs []error
 	if dc != nil {
 		if err := dc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/agents/wire"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -68,6 +69,7 @@ type earlyPacket struct {
 // receiver decrypts incoming SRTP on the read goroutine and calls OnRTP.
 type receiver struct {
 	onRTP func(*rtp.Packet, time.Time)
+	rtcp  *media.RTCP // counts what arrives, for reception reports
 	stats *legStats
 	ctx   atomic.Pointer[srtp.Context]
 	early []earlyPacket
@@ -120,6 +122,9 @@ func (r *receiver) decrypt(ctx *srtp.Context, b []byte, arrival time.Time) {
 		return
 	}
 	r.stats.add(&r.stats.rtp)
+	if r.rtcp != nil {
+		r.rtcp.OnReceive(&r.pkt.Header, arrival)
+	}
 	if r.onRTP != nil {
 		r.onRTP(&r.pkt, arrival)
 	}

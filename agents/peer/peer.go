@@ -62,6 +62,9 @@ type Config struct {
 	Setup        string                       // our a=setup in offers: "actpass" (default), "active", "passive"
 	Policy       string                       // "all" (default) or "relay"
 	TURN         []*stun.URI                  // TURN servers with credentials; needed for "relay"
+	// TURNTLS verifies turns: servers (RootCAs, ServerName); nil means
+	// the system roots and the URL's host (see turn.go).
+	TURNTLS *tls.Config
 	// AllowRemote, if set, is called with each remote candidate's address
 	// before ICE may send to it (the socket guard's Allow).
 	AllowRemote func(netip.Addr)
@@ -74,6 +77,10 @@ type Config struct {
 	// ReplayWindow is the SRTP replay window (default 64). Set it below 0
 	// to switch replay protection off (attacks against the harness itself).
 	ReplayWindow int
+	// RTCPInterval is the mean time between the leg's RTCP reports (default
+	// media.DefaultRTCPInterval); below 0 the leg sends none (it still
+	// reads the far end's).
+	RTCPInterval time.Duration
 	Logger       *slog.Logger
 }
 
@@ -110,6 +117,8 @@ type Peer struct {
 	tx         atomic.Pointer[sender]
 	wg         sync.WaitGroup
 	stats      legStats
+	rtcp       rtcpLeg
+	arrivals   *arrivals // when RTP reached the sockets
 }
 
 type stage int
@@ -174,8 +183,9 @@ func New(cfg Config) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
+	arr := &arrivals{}
 	opts := []ice.AgentOption{
-		ice.WithNet(cfg.Net),
+		ice.WithNet(arr.wrap(cfg.Net)),
 		ice.WithNetworkTypes([]ice.NetworkType{ice.NetworkTypeUDP4}),
 		ice.WithCandidateTypes(candTypes),
 		ice.WithIncludeLoopback(),
@@ -184,6 +194,7 @@ func New(cfg Config) (*Peer, error) {
 	}
 	if len(cfg.TURN) > 0 {
 		opts = append(opts, ice.WithUrls(cfg.TURN))
+		opts = append(opts, turnOptions(cfg)...)
 	}
 	if cfg.Policy == PolicyRelay {
 		opts = append(opts, ice.WithRelayAcceptanceMinWait(0))
@@ -201,6 +212,7 @@ func New(cfg Config) (*Peer, error) {
 		ssrc:     rand.Uint32() | 1,
 		cname:    randomToken(16),
 		gathered: make(chan struct{}),
+		arrivals: arr,
 	}
 	if err := agent.OnCandidate(p.onCandidate); err != nil {
 		_ = agent.Close()
@@ -248,7 +260,7 @@ func (p *Peer) localDesc(ctx context.Context, setup, mid string, codecs []media.
 	}
 	return buildSDP(localDesc{
 		sessionID: newSessionID(), ufrag: ufrag, pwd: pwd, fp: p.localFP,
-		setup: setup, mid: mid, codecs: codecs, cands: cands,
+		setup: setup, mid: mid, codecs: codecs, cands: forSDP(cands, p.cfg.Policy),
 		ssrc: p.ssrc, cname: p.cname,
 	})
 }

@@ -58,5 +58,6 @@ func (p *Peer) Report() Report {
 	r.Rejected = s.otherDropped
 	r.EarlyDropped = s.earlyDropped
 	r.RemoteClosed = errors.Is(s.dtlsClosed, io.EOF)
+	r.RTCP = p.rtcpStats()
 	return r
 }

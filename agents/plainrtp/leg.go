@@ -37,6 +37,17 @@ type Config struct {
 	// before anything is sent to it (the socket guard's Allow).
 	AllowRemote func(netip.Addr)
 	Logger      *slog.Logger
+	// RTCPConn, if set, is the leg's RTCP socket, on the RTP port + 1
+	// (see ListenPair): RTCP is sent and read there unless rtcp-mux is
+	// negotiated. The leg owns it: Close closes it.
+	RTCPConn net.PacketConn
+	// RTCPMux offers rtcp-mux (RFC 5761), or accepts it when offered:
+	// RTCP then shares the RTP socket. With neither RTCPConn nor
+	// rtcp-mux negotiated the leg has no RTCP.
+	RTCPMux bool
+	// RTCPInterval is the mean time between reports (default
+	// media.DefaultRTCPInterval); below 0 the leg sends none.
+	RTCPInterval time.Duration
 }
 
 // Leg is one plain RTP media leg.
@@ -54,12 +65,14 @@ type Leg struct {
 	connected time.Time
 	closed    bool
 	rtp       int
-	rtcp      int
+	rtcpCount int
 	rejected  int
 
 	wmu sync.Mutex
 	buf []byte
 	wg  sync.WaitGroup
+
+	rtcp rtcpState
 }
 
 type stage int
@@ -98,7 +111,7 @@ func (l *Leg) Offer(_ context.Context, codecs []media.Codec) ([]byte, error) {
 	if err := l.expect(stageNew); err != nil {
 		return nil, err
 	}
-	b, err := buildSDP(l.local, codecs)
+	b, err := buildSDP(l.local, codecs, l.sdpRTCP(l.cfg.RTCPMux))
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +135,12 @@ func (l *Leg) Answer(_ context.Context, offer []byte, codecs []media.Codec) ([]b
 	if err := l.expect(stageNew); err != nil {
 		return nil, media.Codec{}, err
 	}
-	b, err := buildSDP(l.local, []media.Codec{codec})
+	mux := l.cfg.RTCPMux && r.rtcpMux
+	b, err := buildSDP(l.local, []media.Codec{codec}, l.sdpRTCP(mux))
 	if err != nil {
 		return nil, media.Codec{}, err
 	}
-	l.apply(r, codec)
+	l.apply(r, codec, mux)
 	return b, codec, nil
 }
 
@@ -145,18 +159,19 @@ func (l *Leg) SetAnswer(answer []byte) (media.Codec, error) {
 	if err := l.expect(stageOffered); err != nil {
 		return media.Codec{}, err
 	}
-	l.apply(r, r.codecs[0])
+	l.apply(r, r.codecs[0], l.cfg.RTCPMux && r.rtcpMux)
 	return r.codecs[0], nil
 }
 
 // apply records the remote description; the caller holds l.mu.
-func (l *Leg) apply(r remoteDesc, codec media.Codec) {
+func (l *Leg) apply(r remoteDesc, codec media.Codec, mux bool) {
 	if l.cfg.AllowRemote != nil {
 		l.cfg.AllowRemote(r.addr.Addr())
 	}
 	l.remote = net.UDPAddrFromAddrPort(r.addr)
 	l.codec = codec
 	l.stage = stageNegotiated
+	l.negotiateRTCP(r, mux)
 }
 
 func (l *Leg) expect(want stage) error {
@@ -189,6 +204,7 @@ func (l *Leg) Connect(context.Context) error {
 	l.connected = time.Now()
 	onRTP := l.onRTP
 	l.wg.Go(func() { l.readLoop(onRTP) })
+	l.startRTCP()
 	return nil
 }
 
@@ -208,9 +224,13 @@ func (l *Leg) readLoop(onRTP func(*rtp.Packet, time.Time)) {
 		b := buf[:n]
 		switch {
 		case n >= 2 && b[0]>>6 == 2 && b[1] >= 192 && b[1] <= 223:
-			l.count(&l.rtcp)
+			l.count(&l.rtcpCount)
+			l.handleRTCP(b, arrival)
 		case n >= 12 && b[0]>>6 == 2 && pkt.Unmarshal(b) == nil:
 			l.count(&l.rtp)
+			if s := l.rtcp.sess; s != nil {
+				s.OnReceive(&pkt.Header, arrival)
+			}
 			if onRTP != nil {
 				onRTP(&pkt, arrival)
 			}
@@ -247,6 +267,9 @@ func (l *Leg) WriteRTP(pkt *rtp.Packet) error {
 	if _, err := l.conn.WriteTo(l.buf[:n], remote); err != nil {
 		return fmt.Errorf("plainrtp: send: %w", err)
 	}
+	if s := l.rtcpSession(); s != nil {
+		s.OnSend(&pkt.Header, len(pkt.Payload), time.Now())
+	}
 	return nil
 }
 
@@ -259,8 +282,9 @@ func (l *Leg) Report() media.LegReport {
 		Codec:        l.codec,
 		Connected:    l.connected,
 		RTPReceived:  l.rtp,
-		RTCPReceived: l.rtcp,
+		RTCPReceived: l.rtcpCount,
 		Rejected:     l.rejected,
+		RTCP:         l.rtcpStatsLocked(),
 	}
 }
 
@@ -273,7 +297,7 @@ func (l *Leg) Close() error {
 	}
 	l.closed = true
 	l.mu.Unlock()
-	err := l.conn.Close()
+	err := errors.Join(l.conn.Close(), l.stopRTCP())
 	l.wg.Wait()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("plainrtp: close: %w", err)

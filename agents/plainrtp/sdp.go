@@ -4,15 +4,24 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/pion/sdp/v3"
 )
 
+// sdpRTCP is what a description says about RTCP: rtcp-mux (RFC 5761), and
+// an RTCP port other than RTP + 1 (a=rtcp, RFC 3605; 0: none).
+type sdpRTCP struct {
+	mux  bool
+	port int
+}
+
 // buildSDP writes an RTP/AVP description: c= and m= of the socket's
-// address, an rtpmap per codec, ptime 20, sendrecv.
-func buildSDP(local netip.AddrPort, codecs []media.Codec) ([]byte, error) {
+// address, an rtpmap per codec, ptime 20, sendrecv, and the RTCP
+// attributes rt asks for.
+func buildSDP(local netip.AddrPort, codecs []media.Codec, rt sdpRTCP) ([]byte, error) {
 	addrType := "IP4"
 	if local.Addr().Is6() {
 		addrType = "IP6"
@@ -33,6 +42,12 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec) ([]byte, error) {
 		m.WithCodec(c.PayloadType, c.Name, c.ClockRate, ch, c.Fmtp)
 	}
 	m.WithValueAttribute("ptime", "20").WithPropertyAttribute("sendrecv")
+	if rt.port > 0 {
+		m.WithValueAttribute("rtcp", strconv.Itoa(rt.port))
+	}
+	if rt.mux {
+		m.WithPropertyAttribute("rtcp-mux")
+	}
 	s := &sdp.SessionDescription{
 		Origin: sdp.Origin{
 			Username: "-", SessionID: rand.Uint64() >> 2, SessionVersion: 1,
@@ -54,8 +69,10 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec) ([]byte, error) {
 
 // remoteDesc is what we use from the far end's SDP.
 type remoteDesc struct {
-	addr   netip.AddrPort
-	codecs []media.Codec
+	addr    netip.AddrPort
+	codecs  []media.Codec
+	rtcpMux bool           // a=rtcp-mux
+	rtcp    netip.AddrPort // a=rtcp (RFC 3605); zero when absent
 }
 
 // parseSDP reads the first audio m-line of a plain RTP description.
@@ -94,5 +111,32 @@ func parseSDP(b []byte) (remoteDesc, error) {
 	if err != nil || ip.IsUnspecified() {
 		return remoteDesc{}, fmt.Errorf("%w: c= address %q is not a usable IP address", ErrSDP, ci.Address.Address)
 	}
-	return remoteDesc{addr: netip.AddrPortFrom(ip, uint16(port)), codecs: media.CodecsFromSDP(m)}, nil
+	r := remoteDesc{addr: netip.AddrPortFrom(ip, uint16(port)), codecs: media.CodecsFromSDP(m)}
+	_, r.rtcpMux = m.Attribute("rtcp-mux")
+	if v, ok := m.Attribute("rtcp"); ok {
+		r.rtcp = parseRTCPAttr(v, ip)
+	}
+	return r, nil
+}
+
+// parseRTCPAttr reads a=rtcp:port [IN IP4 addr] (RFC 3605); the address
+// defaults to the media's. It returns the zero AddrPort when unreadable.
+func parseRTCPAttr(v string, def netip.Addr) netip.AddrPort {
+	f := strings.Fields(v)
+	if len(f) == 0 {
+		return netip.AddrPort{}
+	}
+	port, err := strconv.ParseUint(f[0], 10, 16)
+	if err != nil || port == 0 {
+		return netip.AddrPort{}
+	}
+	addr := def
+	if len(f) == 4 {
+		a, err := netip.ParseAddr(f[3])
+		if err != nil || a.IsUnspecified() {
+			return netip.AddrPort{}
+		}
+		addr = a
+	}
+	return netip.AddrPortFrom(addr, uint16(port))
 }

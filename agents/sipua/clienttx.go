@@ -217,6 +217,9 @@ func (u *UA) onResponse(res *sip.Response) {
 			break
 		}
 		d := u.uacDialog(tx.req, res)
+		if existing := u.dialogs[d.key]; existing != nil && tagOf(tx.req.To().Params) != "" {
+			d = existing // the 2xx to a re-INVITE: the dialog goes on
+		}
 		ack := []byte(d.ackFor(tx.req).String())
 		if tx.acks == nil {
 			tx.acks = make(map[string][]byte)

@@ -50,6 +50,8 @@ type Dialog struct {
 	pending   *pending2xx // a 2xx of ours awaiting its ACK
 	done      chan struct{}
 	err       error
+	notifies  chan []byte                        // NOTIFY bodies received (see Notifies)
+	reoffer   func(offer []byte) ([]byte, error) // answers re-INVITEs (see OnReInvite)
 }
 
 // pending2xx is a 2xx we sent to an INVITE, retransmitted on udp until its
@@ -92,6 +94,7 @@ func (u *UA) uacDialog(inv *sip.Request, res *sip.Response) *Dialog {
 		localSDP:  inv.Body(),
 		inviteHas: len(inv.Body()) > 0,
 		done:      make(chan struct{}),
+		notifies:  make(chan []byte, 8),
 	}
 	if len(res.Body()) > 0 {
 		d.RemoteSDP = res.Body()
@@ -124,6 +127,7 @@ func (u *UA) uasDialog(inv *sip.Request, localTag string) *Dialog {
 		target:    *from.Address.Clone(),
 		inviteHas: len(inv.Body()) > 0,
 		done:      make(chan struct{}),
+		notifies:  make(chan []byte, 8),
 	}
 	if d.inviteHas {
 		d.RemoteSDP = inv.Body()

@@ -277,17 +277,25 @@ func (u *UA) inDialog(in inbound) {
 		u.reply(in, 200, "OK")
 	case sip.INVITE:
 		u.reInviteLocked(d, in) // unlocks
+	case sip.NOTIFY:
+		select {
+		case d.notifies <- in.req.Body():
+		default:
+		}
+		u.mu.Unlock()
+		u.reply(in, 200, "OK")
 	default:
 		u.mu.Unlock()
 		u.outOfDialog(in)
 	}
 }
 
-// reInviteLocked answers a re-INVITE. The session cannot change here (SDP is
-// opaque to this package and Dialog.RemoteSDP is fixed), so an offer equal
-// to the current remote SDP, or none, gets 200 with our current SDP (a
-// session refresh); anything else gets 488 and the session stays as it was
-// (RFC 3261 §14.2). Called with u.mu held; releases it.
+// reInviteLocked answers a re-INVITE. An offer equal to the current remote
+// SDP, or none, gets 200 with our current SDP (a session refresh); a new
+// offer goes to the dialog's OnReInvite function, whose answer goes in the
+// 200, and without one it gets 488 and the session stays as it was (RFC
+// 3261 §14.2). Dialog.RemoteSDP stays the first offer. Called with u.mu
+// held; releases it.
 func (u *UA) reInviteLocked(d *Dialog, in inbound) {
 	req := in.req
 	if d.pending != nil { // our previous 2xx is not ACKed yet (RFC 3261 §14.2)
@@ -295,10 +303,28 @@ func (u *UA) reInviteLocked(d *Dialog, in inbound) {
 		u.reply(in, 500, "Server Internal Error", sip.NewHeader("Retry-After", strconv.Itoa(rand.IntN(11))))
 		return
 	}
+	body := d.localSDP
 	if len(req.Body()) > 0 && !bytes.Equal(req.Body(), d.RemoteSDP) {
+		reoffer := d.reoffer
 		u.mu.Unlock()
-		u.reply(in, 488, "Not Acceptable Here")
-		return
+		if reoffer == nil {
+			u.reply(in, 488, "Not Acceptable Here")
+			return
+		}
+		answer, err := reoffer(req.Body())
+		if err != nil {
+			u.log.Info("re-INVITE refused", "call_id", d.CallID, "err", err)
+			u.reply(in, 488, "Not Acceptable Here")
+			return
+		}
+		body = answer
+		u.mu.Lock()
+		if d.err != nil || d.pending != nil {
+			u.mu.Unlock()
+			u.reply(in, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+		d.localSDP = answer
 	}
 	if c := req.Contact(); c != nil {
 		d.target = *c.Address.Clone() // target refresh (RFC 3261 §12.2.2)
@@ -306,7 +332,7 @@ func (u *UA) reInviteLocked(d *Dialog, in inbound) {
 	res := u.newResponse(req, 200, "OK", d.LocalTag, in.src)
 	res.AppendHeader(u.contact.Clone())
 	res.AppendHeader(sip.NewHeader("Allow", allow))
-	withBody(res, d.localSDP)
+	withBody(res, body)
 	raw := []byte(res.String())
 	tx := &serverTx{key: in.key, dst: in.dst, state: stxAccepted}
 	u.serverTxs[tx.key] = tx

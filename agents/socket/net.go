@@ -28,12 +28,13 @@ const InterfaceName = "gauntlet0"
 // source address and guarded. Create it with New; it is safe for concurrent
 // use.
 type Net struct {
-	src      netip.Addr
-	guard    *Guard
-	observe  ObserverFunc
-	log      *slog.Logger
-	iface    *transport.Interface
-	wrappers []func(net.PacketConn) net.PacketConn
+	src        netip.Addr
+	guard      *Guard
+	observe    ObserverFunc
+	log        *slog.Logger
+	iface      *transport.Interface
+	wrappers   []func(net.PacketConn) net.PacketConn
+	dialChecks []DialCheck
 }
 
 var _ transport.Net = (*Net)(nil)
@@ -249,6 +250,9 @@ func (n *Net) dial(ctx context.Context, d *net.Dialer, network, address string) 
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: fam, Err: err}
 	}
+	if err := n.checkDial(fam, dst, port); err != nil {
+		return nil, err
+	}
 	dd := *d
 	target := net.JoinHostPort(dst.String(), port)
 	if fam[:3] == "udp" {
@@ -309,6 +313,9 @@ func (n *Net) DialUDP(network string, laddr, raddr *net.UDPAddr) (transport.UDPC
 		n.log.Warn("dial refused by the guard", "remote", raddr)
 		return nil, &net.OpError{Op: "dial", Net: fam, Addr: raddr, Err: err}
 	}
+	if err := n.checkDialAddr(fam, raddr); err != nil {
+		return nil, err
+	}
 	local := &net.UDPAddr{}
 	if laddr != nil {
 		local.Port = laddr.Port
@@ -333,6 +340,9 @@ func (n *Net) DialTCP(network string, laddr, raddr *net.TCPAddr) (transport.TCPC
 	if err := n.guard.CheckAddr(raddr); err != nil {
 		n.log.Warn("dial refused by the guard", "remote", raddr)
 		return nil, &net.OpError{Op: "dial", Net: fam, Addr: raddr, Err: err}
+	}
+	if err := n.checkDialAddr(fam, raddr); err != nil {
+		return nil, err
 	}
 	local := &net.TCPAddr{}
 	if laddr != nil {

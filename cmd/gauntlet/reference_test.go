@@ -123,3 +123,21 @@ func TestStandaloneReferenceMatchesEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// A bad reference config is refused before anything listens, naming the
+// file, line and field, with the exit code for invalid input.
+func TestReferenceConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "ref.yaml")
+	if err := os.WriteFile(bad, []byte("gateway:\n  rate_limit:\n    max_calls: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runCLI(t, testContext(t, 10*time.Second), "reference", "--config", bad)
+	if code != exitInvalid || !strings.Contains(errs, "ref.yaml:3: gateway.rate_limit.max_calls") {
+		t.Fatalf("exit %d, stderr %q; want %d naming ref.yaml:3: gateway.rate_limit.max_calls", code, errs, exitInvalid)
+	}
+	code, _, errs = runCLI(t, testContext(t, 10*time.Second), "reference", "--weaken", "everything")
+	if code != exitInvalid || !strings.Contains(errs, "weaken") {
+		t.Fatalf("exit %d, stderr %q; want %d naming weaken", code, errs, exitInvalid)
+	}
+}

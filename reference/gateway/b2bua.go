@@ -5,189 +5,231 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/pion/rtp"
 )
 
-// gatherTimeout bounds ICE gathering for an answer (host candidates only).
+// gatherTimeout bounds ICE gathering for an offer or answer (host
+// candidates only).
 const gatherTimeout = 5 * time.Second
 
-// onInvite bridges an INVITE from a browser (over WebSocket) to a phone
-// registered over UDP. It runs the whole setup and returns once the browser
-// has its final response; the media then runs in the call's goroutines.
+// admitted is an INVITE that passed every check.
+type admitted struct {
+	caller, callee string
+	offer          offer
+	targets        []binding
+	maxFwd         uint32
+}
+
+// onInvite runs a new call in any direction: a browser (SIP over
+// WebSocket, WebRTC media) or a phone (SIP over UDP, TCP or TLS, plain RTP)
+// calls a browser or a phone, forked to every contact the callee
+// registered. It returns once the caller has its final response; the media
+// then runs in the call's goroutines. A re-INVITE goes to onReinvite.
 func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
-		g.reply(tx, req, sip.StatusNotAcceptableHere, "Re-INVITE Not Supported", warn("re-INVITE is not supported yet"))
-		return
-	}
-	if !strings.EqualFold(req.Transport(), "WS") {
-		g.reply(tx, req, sip.StatusNotImplemented, "Calls Toward Browsers Not Implemented")
+		g.onReinvite(req, tx)
 		return
 	}
 	g.reply(tx, req, sip.StatusTrying, "Trying")
-	target, offer, ok := g.admitInvite(req, tx)
+	if g.isDraining() {
+		g.overloaded(tx, req, "draining")
+		return
+	}
+	adm, ok := g.admitInvite(req, tx)
 	if !ok {
 		return
 	}
-	browser, err := newBrowserLeg(req, tx, g.wsContact)
+	c, err := g.newCall(req, adm)
 	if err != nil {
-		g.reply(tx, req, sip.StatusBadRequest, "Bad Request", warn(err.Error()))
-		return
-	}
-	c, err := g.newCall(req, browser)
-	if err != nil {
-		g.reply(tx, req, sip.StatusServiceUnavailable, "Service Unavailable")
+		g.overloaded(tx, req, err.Error())
 		return
 	}
 	defer close(c.setupDone)
-	if !tx.OnCancel(func(*sip.Request) { c.hangup(sideBrowser, "browser CANCEL") }) {
-		c.hangup(sideBrowser, "INVITE transaction already over")
+	caller, err := c.callerLeg(req, tx, adm)
+	if err != nil {
+		g.reply(tx, req, sip.StatusBadRequest, "Bad Request", warn(err.Error()))
+		c.hangup(nil, err.Error())
 		return
 	}
-	c.setup(req, offer, target)
+	if !tx.OnCancel(func(*sip.Request) { c.hangup(caller, "caller CANCEL") }) {
+		c.hangup(caller, "INVITE transaction already over")
+		return
+	}
+	c.setup(caller, adm)
 }
 
 // admitInvite checks caller, callee and offer, answering the INVITE itself
-// when they fail: 403 for a caller outside the directory, 404 for an unknown
-// callee, 480 for one with no UDP registration, 415/488 for the body.
-func (g *Gateway) admitInvite(req *sip.Request, tx sip.ServerTransaction) (binding, webrtcOffer, bool) {
+// when they fail: 503 beyond a rate limit, 403 for a caller outside the
+// directory, 401 without credentials, 404 for an unknown callee, 480 for
+// one with no registration, 415/488 for the body.
+func (g *Gateway) admitInvite(req *sip.Request, tx sip.ServerTransaction) (admitted, bool) {
 	from := req.From()
 	if from == nil || req.CallID() == nil || req.CSeq() == nil {
 		g.reply(tx, req, sip.StatusBadRequest, "Missing From, Call-ID or CSeq")
-		return binding{}, webrtcOffer{}, false
+		return admitted{}, false
 	}
-	if mf := req.MaxForwards(); mf != nil && uint32(*mf) == 0 {
-		g.reply(tx, req, sip.StatusTooManyHops, "Too Many Hops")
-		return binding{}, webrtcOffer{}, false
+	if !g.allow(g.limits.inviteSource, sourceIP(req)) {
+		g.overloaded(tx, req, "INVITE rate limit per source")
+		return admitted{}, false
 	}
-	if _, err := g.dir.kind(from.Address.User); err != nil || !strings.EqualFold(from.Address.Host, g.cfg.Domain) {
+	if !g.mergeCheck(req) {
+		g.reply(tx, req, sip.StatusLoopDetected, "Loop Detected (merged request)")
+		return admitted{}, false
+	}
+	caller := from.Address.User
+	if _, err := g.dir.kind(caller); err != nil || !strings.EqualFold(from.Address.Host, g.cfg.Domain) {
 		g.reply(tx, req, sip.StatusForbidden, "Unknown Caller")
-		return binding{}, webrtcOffer{}, false
+		return admitted{}, false
 	}
-	if res := g.auth.authenticate(req); res != nil {
+	if !g.tokenAllows(req, caller) {
+		g.reply(tx, req, sip.StatusForbidden, "Not The Token's Subject")
+		return admitted{}, false
+	}
+	if !g.allow(g.limits.inviteUser, caller) {
+		g.overloaded(tx, req, "INVITE rate limit per user")
+		return admitted{}, false
+	}
+	if res := g.auth.authenticate(req, caller); res != nil {
+		g.metrics.authRefused(string(req.Method))
 		g.send(tx, res)
-		return binding{}, webrtcOffer{}, false
+		return admitted{}, false
 	}
 	callee := req.Recipient.User
 	if _, err := g.dir.kind(callee); err != nil || !strings.EqualFold(req.Recipient.Host, g.cfg.Domain) {
 		g.reply(tx, req, sip.StatusNotFound, "Not Found")
-		return binding{}, webrtcOffer{}, false
+		return admitted{}, false
 	}
-	target, ok := g.reg.lookup(callee, "UDP")
-	if !ok {
+	targets := g.reg.bindings(callee)
+	if len(targets) == 0 {
 		g.reply(tx, req, sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
-		return binding{}, webrtcOffer{}, false
+		return admitted{}, false
 	}
+	o, ok := g.admitOffer(req, tx)
+	if !ok {
+		return admitted{}, false
+	}
+	maxFwd := uint32(70)
+	if mf := req.MaxForwards(); mf != nil {
+		maxFwd = min(uint32(*mf)-1, 70)
+	}
+	return admitted{caller: caller, callee: callee, offer: o, targets: targets, maxFwd: maxFwd}, true
+}
+
+// admitOffer reads the INVITE's SDP: WebRTC from a WebSocket, plain RTP
+// from UDP, TCP or TLS.
+func (g *Gateway) admitOffer(req *sip.Request, tx sip.ServerTransaction) (offer, bool) {
 	if len(req.Body()) == 0 {
 		g.reply(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warn("an SDP offer is required"))
-		return binding{}, webrtcOffer{}, false
+		return offer{}, false
 	}
 	if !isSDP(req.ContentType()) {
 		g.reply(tx, req, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
-		return binding{}, webrtcOffer{}, false
+		return offer{}, false
 	}
-	offer, err := parseWebRTCOffer(req.Body())
+	var o offer
+	var err error
+	if isWS(req.Transport()) {
+		o, err = parseWebRTCOffer(req.Body(), g.cfg.weakened(WeakenSDPChecks))
+	} else {
+		o, err = parsePlainOffer(req.Body())
+	}
 	if err != nil {
 		g.log.Info("offer refused", "call_id", req.CallID().Value(), "error", err)
+		g.metrics.callFailed("sdp")
 		g.reply(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warn(warning(err)))
-		return binding{}, webrtcOffer{}, false
+		return offer{}, false
 	}
-	return target, offer, true
+	return o, true
 }
 
-func (g *Gateway) newCall(req *sip.Request, browser *browserLeg) (*call, error) {
+func (g *Gateway) newCall(req *sip.Request, adm admitted) (*call, error) {
+	users := []string{adm.caller, adm.callee}
+	perUser, total := g.cfg.RateLimit.MaxCallsPerUser, g.cfg.RateLimit.MaxCalls
+	if g.cfg.weakened(WeakenRateLimit) {
+		perUser, total = 0, 0
+	}
+	if !g.counts.take(users, perUser, total) {
+		return nil, errors.New("call cap reached")
+	}
 	ctx, cancel := context.WithCancel(g.ctx)
 	c := &call{
-		g:           g,
-		ctx:         ctx,
-		cancel:      cancel,
-		setupDone:   make(chan struct{}),
-		work:        newRoutines(),
-		browser:     browser,
-		browserID:   req.CallID().Value(),
-		phoneCallID: rand.Text(),
+		g:         g,
+		ctx:       ctx,
+		cancel:    cancel,
+		setupDone: make(chan struct{}),
+		work:      newRoutines(),
+		id:        req.CallID().Value(),
+		faults:    g.faults.forCall(),
+		counted:   users,
 	}
-	c.log = g.log.With("call_id", c.browserID, "phone_call_id", c.phoneCallID)
+	c.log = g.log.With("call_id", c.id)
 	if err := g.calls.add(c); err != nil {
 		cancel()
+		g.counts.release(users, true)
 		return nil, err
 	}
+	g.metrics.callStarted()
 	return c, nil
 }
 
-// setup runs the B2BUA: INVITE the phone, relay its progress, and on its 2xx
-// ACK it, answer the browser's offer through pion and start the media.
-// Every failure answers the browser (if it still can) and hangs up.
-func (c *call) setup(req *sip.Request, offer webrtcOffer, target binding) {
-	g := c.g
-	media, err := listenRTP(g.cfg.mediaIP())
-	if err != nil {
-		c.fail(sip.StatusInternalServerError, "Server Internal Error", err)
-		return
+// callerLeg is the caller's leg, indexed by its Call-ID.
+func (c *call) callerLeg(req *sip.Request, tx sip.ServerTransaction, adm admitted) (*leg, error) {
+	kind := KindSIP
+	if adm.offer.WebRTC {
+		kind = KindWebRTC
 	}
-	c.mu.Lock()
-	c.media = media
-	c.mu.Unlock()
+	l := c.newLeg(sideCaller, kind, adm.caller, req.Transport())
+	u, err := newUAS(c.g, req, tx)
+	if err != nil {
+		return nil, err
+	}
+	l.uas = u
+	l.dir.Store(adm.offer.Dir)
+	c.setLeg(sideCaller, l)
+	if err := c.g.calls.addLeg(c.id, l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
 
+// setup runs the B2BUA: INVITE every contact of the callee, relay the
+// first ringing, and on the first 2xx answer the caller's offer with the
+// codec the callee chose and start the media. Every failure answers the
+// caller (if it still can) and hangs up.
+func (c *call) setup(caller *leg, adm admitted) {
+	g := c.g
 	ictx, cancel := context.WithTimeout(c.ctx, g.cfg.InviteTimeout)
 	defer cancel()
-	ua := sipgo.DialogUA{Client: g.udpClient, ContactHDR: g.udpContact}
-	sess, err := ua.WriteInvite(ictx, g.phoneInvite(req, c.phoneCallID, target, phoneOffer(g.cfg.mediaIP(), media.port(), offer.Codecs, sessionID())))
-	if err != nil {
-		c.fail(sip.StatusServiceUnavailable, "Service Unavailable", err)
-		return
-	}
-	ringing := false
-	err = sess.WaitAnswer(ictx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
-		if res.StatusCode > 100 && res.StatusCode < 200 && !ringing {
-			ringing = true
-			if err := c.browser.respond(sip.StatusRinging, "Ringing", nil); err != nil {
+	from := caller.uas.invite.From()
+	callee, ch, err := c.originate(ictx, origination{
+		side:    sideCallee,
+		user:    adm.callee,
+		targets: adm.targets,
+		codecs:  adm.offer.Codecs,
+		dtmf:    adm.offer.DTMF,
+		from:    sip.FromHeader{DisplayName: from.DisplayName, Address: sip.Uri{Scheme: "sip", User: adm.caller, Host: g.cfg.Domain}},
+		maxFwd:  adm.maxFwd,
+		onRinging: func() {
+			if err := caller.uas.respond(sip.StatusRinging, "Ringing", nil); err != nil {
 				c.log.Debug("relaying 180", "error", err)
 			}
-		}
-		return nil
-	}})
+		},
+	})
 	if err != nil {
 		c.failInvite(err)
 		return
 	}
-	if err := sess.Ack(ictx); err != nil {
-		c.setPhone(sess, true)
-		c.fail(sip.StatusBadGateway, "Bad Gateway", err)
-		return
-	}
-	c.setPhone(sess, true)
-	c.connect(offer, sess.InviteResponse.Body())
-}
-
-// connect bridges the media once the phone has answered.
-func (c *call) connect(offer webrtcOffer, phoneSDP []byte) {
-	g := c.g
+	c.setLeg(sideCallee, callee)
 	if c.ctx.Err() != nil {
 		c.fail(sip.StatusRequestTerminated, "Request Terminated", context.Cause(c.ctx))
 		return
 	}
-	answer, err := parsePhoneAnswer(phoneSDP, offer.Codecs)
-	if err != nil {
-		c.fail(sip.StatusNotAcceptableHere, "Not Acceptable Here", err)
-		return
-	}
-	c.media.connect(answer.Addr, answer.Phone.PT)
-	gctx, cancel := context.WithTimeout(c.ctx, gatherTimeout)
-	defer cancel()
-	web, sdpAnswer, err := newWebRTCLeg(gctx, g.api, offer.SDP, answer.Browser, webrtcHooks{
-		spawn: c.work.Go,
-		onRTP: func(p *rtp.Packet) {
-			if err := c.media.send(p); err != nil {
-				c.log.Debug("rtp to phone", "error", err)
-			}
-		},
-		ended: func(reason string) { c.hangup(sideGateway, reason) },
-	})
+	answer, err := c.answerCaller(caller, adm.offer, ch.inOfferSpace(adm.offer.Codecs, adm.offer.DTMF))
 	if err != nil {
 		var se *sdpError
 		if errors.As(err, &se) {
@@ -197,83 +239,144 @@ func (c *call) connect(offer webrtcOffer, phoneSDP []byte) {
 		c.fail(sip.StatusInternalServerError, "Server Internal Error", err)
 		return
 	}
-	c.mu.Lock()
-	c.web = web
-	c.mu.Unlock()
-	c.work.Go(func() {
-		c.media.receive(func(p *rtp.Packet) {
-			if err := web.send(p); err != nil {
-				c.log.Debug("rtp to browser", "error", err)
-			}
-		})
-	})
-	if err := c.browser.respond(sip.StatusOK, "OK", []byte(sdpAnswer)); err != nil {
-		c.hangup(sideGateway, err.Error())
+	link(caller, callee)
+	caller.startMedia()
+	callee.startMedia()
+	caller.mu.Lock()
+	caller.dlg = caller.uas.dialog(g)
+	caller.mu.Unlock()
+	if err := caller.uas.respond(sip.StatusOK, "OK", answer); err != nil {
+		c.hangup(nil, err.Error())
 		return
 	}
+	caller.mu.Lock()
+	caller.up = true
+	caller.mu.Unlock()
 	c.mu.Lock()
-	c.browserUp = true
+	c.connected = true
 	c.mu.Unlock()
-	c.log.Info("call connected", "codec", answer.Browser.String())
+	g.metrics.callConnected()
+	c.log.Info("call connected", "codec", ch.Audio.String(), "caller", adm.caller, "callee", adm.callee,
+		"caller_media", caller.kind, "callee_media", callee.kind)
+	c.work.Go(func() { c.awaitACK(caller) })
 }
 
-// failInvite answers the browser after the phone's INVITE failed: the
-// phone's own final code, 408 when it never answered in time, 503 when the
-// gateway is closing. A browser CANCEL already got its 487 from sipgo.
-func (c *call) failInvite(err error) {
-	var dr *sipgo.ErrDialogResponse
-	switch {
-	case errors.As(err, &dr):
-		c.fail(dr.Res.StatusCode, dr.Res.Reason, err)
-	case c.g.ctx.Err() != nil:
-		c.fail(sip.StatusServiceUnavailable, "Service Unavailable", err)
-	case c.ctx.Err() != nil:
-		c.fail(sip.StatusRequestTerminated, "Request Terminated", err)
-	default: // InviteTimeout, or the transaction timed out or failed
-		c.fail(sip.StatusRequestTimeout, "Request Timeout", err)
+// awaitACK retransmits the 2xx to a caller on UDP, T1 doubling up to T2,
+// until its ACK comes (RFC 3261 13.3.1.4: the transaction layer does not),
+// and ends the call when none comes in 64*T1.
+func (c *call) awaitACK(caller *leg) {
+	deadline := time.NewTimer(ackTimeout)
+	defer deadline.Stop()
+	interval := sip.T1
+	var retransmit <-chan time.Time
+	if !reliable(caller.transport) {
+		retransmit = time.After(interval)
+	}
+	for {
+		select {
+		case <-caller.uas.acked:
+			return
+		case <-c.ctx.Done():
+			return
+		case <-deadline.C:
+			c.hangup(nil, "no ACK for the 2xx")
+			return
+		case <-retransmit:
+			if res := caller.uas.lastOK(); res != nil {
+				if err := c.g.ua.TransportLayer().WriteMsg(res); err != nil {
+					c.log.Debug("2xx retransmission", "error", err)
+				}
+			}
+			interval = min(2*interval, sip.T2)
+			retransmit = time.After(interval)
+		}
 	}
 }
 
-// fail answers the browser with code (if no final answer went out yet) and
+// answerCaller builds the caller's media for the chosen codec (in the
+// caller's payload types) and returns the SDP answer.
+func (c *call) answerCaller(caller *leg, o offer, ch chosen) ([]byte, error) {
+	g := c.g
+	caller.mu.Lock()
+	caller.chosen = ch
+	caller.mu.Unlock()
+	if o.WebRTC {
+		web, err := newWebRTCLeg(g.api, c.webrtcHooks(caller))
+		if err != nil {
+			return nil, err
+		}
+		caller.mu.Lock()
+		caller.web = web
+		caller.mu.Unlock()
+		gctx, cancel := context.WithTimeout(c.ctx, gatherTimeout)
+		defer cancel()
+		answer, err := web.answer(gctx, o, ch)
+		return []byte(answer), err
+	}
+	r, err := listenRTP(g.cfg.mediaIP())
+	if err != nil {
+		return nil, err
+	}
+	r.connect(o.Plain, ch)
+	caller.mu.Lock()
+	caller.rtp = r
+	v := caller.version
+	caller.mu.Unlock()
+	return plainSDP(g.cfg.mediaIP(), r.port(), ch.codecs(), mirror(o.Dir), caller.sessID, v), nil
+}
+
+func (c *call) webrtcHooks(l *leg) webrtcHooks {
+	return webrtcHooks{
+		spawn: c.work.Go,
+		ended: func(reason string) { c.legEnded(l, reason) },
+		dtls:  func() { c.g.metrics.dtlsFailed() },
+	}
+}
+
+// failInvite answers the caller after every callee branch failed: the
+// callee's own final code, 408 when none answered in time, 487 after the
+// caller's CANCEL, 503 when the gateway is closing. A CANCEL already got
+// its 487 from sipgo.
+func (c *call) failInvite(err error) {
+	var ff *forkFailure
+	var se *sdpError
+	switch {
+	case errors.As(err, &se):
+		c.fail(sip.StatusNotAcceptableHere, "Not Acceptable Here", err)
+	case errors.As(err, &ff) && ff.res != nil:
+		code, reason := ff.res.StatusCode, ff.res.Reason
+		if code == sip.StatusUnauthorized || code == sip.StatusProxyAuthRequired {
+			code, reason = sip.StatusTemporarilyUnavailable, "Temporarily Unavailable"
+		}
+		c.fail(code, reason, err)
+	case c.g.ctx.Err() != nil:
+		c.fail(sip.StatusServiceUnavailable, "Service Unavailable", err)
+	case errors.Is(c.ctx.Err(), context.Canceled):
+		c.fail(sip.StatusRequestTerminated, "Request Terminated", err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errCanceled):
+		c.fail(sip.StatusRequestTimeout, "Request Timeout", err)
+	default:
+		c.fail(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", err)
+	}
+}
+
+// fail answers the caller with code (if no final answer went out yet) and
 // hangs up.
 func (c *call) fail(code int, reason string, cause error) {
 	var hdrs []sip.Header
 	if code == sip.StatusNotAcceptableHere && cause != nil {
 		hdrs = append(hdrs, warn(warning(cause)))
 	}
-	if err := c.browser.respond(code, reason, nil, hdrs...); err != nil {
-		c.log.Debug("final response to browser", "error", err)
+	if code == sip.StatusServiceUnavailable {
+		hdrs = append(hdrs, sip.NewHeader("Retry-After", strconv.Itoa(c.g.cfg.RateLimit.retryAfterSeconds())))
 	}
-	c.hangup(sideGateway, cause.Error())
-}
-
-// phoneInvite builds the INVITE toward the phone's registered contact: the
-// caller's identity in From, the callee's AOR in To, a fresh Call-ID.
-func (g *Gateway) phoneInvite(browserReq *sip.Request, callID string, target binding, sdp []byte) *sip.Request {
-	req := sip.NewRequest(sip.INVITE, *target.Contact.Clone())
-	req.SetTransport("UDP")
-	caller := browserReq.From()
-	from := sip.FromHeader{
-		DisplayName: caller.DisplayName,
-		Address:     sip.Uri{Scheme: "sip", User: caller.Address.User, Host: g.cfg.Domain},
+	if caller := c.leg(sideCaller); caller != nil {
+		if err := caller.uas.respond(code, reason, nil, hdrs...); err != nil {
+			c.log.Debug("final response to caller", "error", err)
+		}
 	}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	to := sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: browserReq.Recipient.User, Host: g.cfg.Domain}}
-	cid := sip.CallIDHeader(callID)
-	maxFwd := sip.MaxForwardsHeader(70)
-	if mf := browserReq.MaxForwards(); mf != nil {
-		maxFwd = sip.MaxForwardsHeader(min(uint32(*mf)-1, 70))
-	}
-	ct := sip.ContentTypeHeader("application/sdp")
-	req.AppendHeader(&from)
-	req.AppendHeader(&to)
-	req.AppendHeader(&cid)
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
-	req.AppendHeader(&maxFwd)
-	req.AppendHeader(sip.HeaderClone(&g.udpContact))
-	req.AppendHeader(&ct)
-	req.SetBody(sdp)
-	return req
+	c.g.metrics.callFailed(strconv.Itoa(code))
+	c.hangup(nil, cause.Error())
 }
 
 func isSDP(ct *sip.ContentTypeHeader) bool {
@@ -291,5 +394,14 @@ func warn(text string) sip.Header {
 func sessionID() uint64 {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return binary.BigEndian.Uint64(b[:]) >> 1
+	return binary.BigEndian.Uint64(b[:]) >> 2
+}
+
+// sourceIP is the IP a request came from.
+func sourceIP(req *sip.Request) string {
+	host, _, err := net.SplitHostPort(req.Source())
+	if err != nil {
+		return req.Source()
+	}
+	return host
 }

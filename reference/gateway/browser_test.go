@@ -14,22 +14,24 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/icholy/digest"
 )
 
 // testBrowser is the SIP half of a browser: a WebSocket (subprotocol sip)
 // carrying messages built with sipgo's sip package. It answers BYEs from
 // the gateway with 200 and reports them on byes.
 type testBrowser struct {
-	t       *testing.T
-	user    string
-	domain  string
-	host    string // its random <token>.invalid host
-	conn    net.Conn
-	rw      io.ReadWriter
-	wmu     sync.Mutex
-	res     chan *sip.Response
-	byes    chan *sip.Request
-	readers sync.WaitGroup
+	t        *testing.T
+	user     string
+	password string // answers digest challenges when set
+	domain   string
+	host     string // its random <token>.invalid host
+	conn     net.Conn
+	rw       io.ReadWriter
+	wmu      sync.Mutex
+	res      chan *sip.Response
+	byes     chan *sip.Request
+	readers  sync.WaitGroup
 }
 
 func dialBrowser(ctx context.Context, t *testing.T, url, user, domain string) *testBrowser {
@@ -104,8 +106,8 @@ func (b *testBrowser) contact() *sip.ContactHeader {
 	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: strings.ToLower(rand.Text()[:8]), Host: b.host, UriParams: p}}
 }
 
-// dialog is the browser's view of one Call-ID.
-type dialog struct {
+// testDialog is the browser's view of one Call-ID.
+type testDialog struct {
 	callID  string
 	fromTag string
 	toTag   string // learned from the answer
@@ -113,12 +115,12 @@ type dialog struct {
 	cseq    uint32
 }
 
-func newDialog(remote string) *dialog {
-	return &dialog{callID: rand.Text(), fromTag: strings.ToLower(rand.Text()[:12]), remote: remote}
+func newDialog(remote string) *testDialog {
+	return &testDialog{callID: rand.Text(), fromTag: strings.ToLower(rand.Text()[:12]), remote: remote}
 }
 
 // request builds a request of the dialog; ruri defaults to the To AOR.
-func (b *testBrowser) request(method sip.RequestMethod, d *dialog, ruri sip.Uri, body []byte) *sip.Request {
+func (b *testBrowser) request(method sip.RequestMethod, d *testDialog, ruri sip.Uri, body []byte) *sip.Request {
 	if method != sip.ACK {
 		d.cseq++
 	}
@@ -149,8 +151,51 @@ func (b *testBrowser) request(method sip.RequestMethod, d *dialog, ruri sip.Uri,
 }
 
 // transact sends req and returns every response up to the final one,
-// calling onProvisional, if set, for each 1xx as it arrives.
+// calling onProvisional, if set, for each 1xx as it arrives. A 401 to a
+// request other than INVITE is answered once with credentials, when the
+// browser has a password.
 func (b *testBrowser) transact(ctx context.Context, t *testing.T, req *sip.Request, onProvisional ...func(*sip.Response)) []*sip.Response {
+	t.Helper()
+	got := b.transactOnce(ctx, t, req, onProvisional...)
+	final := got[len(got)-1]
+	if final.StatusCode != 401 || b.password == "" || req.Method == sip.INVITE || req.GetHeader("Authorization") != nil {
+		return got
+	}
+	retry := b.withCredentials(t, req, final, req.CSeq().SeqNo+1)
+	return append(got, b.transactOnce(ctx, t, retry, onProvisional...)...)
+}
+
+// withCredentials returns req as a new transaction with CSeq seq and an
+// Authorization for the first challenge of res.
+func (b *testBrowser) withCredentials(t *testing.T, req *sip.Request, res *sip.Response, seq uint32) *sip.Request {
+	t.Helper()
+	retry := req.Clone()
+	retry.CSeq().SeqNo = seq
+	via := retry.Via()
+	via.Params.Add("branch", sip.GenerateBranch())
+	retry.AppendHeader(sip.NewHeader("Authorization", digestFor(t, res, req, b.user, b.password)))
+	return retry
+}
+
+// digestFor answers the first challenge of res to req.
+func digestFor(t *testing.T, res *sip.Response, req *sip.Request, user, password string) string {
+	t.Helper()
+	h := res.GetHeader("WWW-Authenticate")
+	if h == nil {
+		t.Fatalf("%d without WWW-Authenticate", res.StatusCode)
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := digest.Digest(chal, digest.Options{Method: string(req.Method), URI: req.Recipient.String(), Username: user, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred.String()
+}
+
+func (b *testBrowser) transactOnce(ctx context.Context, t *testing.T, req *sip.Request, onProvisional ...func(*sip.Response)) []*sip.Response {
 	t.Helper()
 	if err := b.write(req); err != nil {
 		t.Fatalf("browser send %s: %v", req.Method, err)
@@ -177,23 +222,55 @@ func (b *testBrowser) transact(ctx context.Context, t *testing.T, req *sip.Reque
 
 // invite sends an INVITE to user and returns the responses. It ACKs the final
 // response, as RFC 3261 wants for non-2xx too, and learns the To tag.
-func (b *testBrowser) invite(ctx context.Context, t *testing.T, d *dialog, ruri sip.Uri, offer []byte, onProvisional ...func(*sip.Response)) []*sip.Response {
+func (b *testBrowser) invite(ctx context.Context, t *testing.T, d *testDialog, ruri sip.Uri, offer []byte, onProvisional ...func(*sip.Response)) []*sip.Response {
 	t.Helper()
 	inv := b.request(sip.INVITE, d, ruri, offer)
-	got := b.transact(ctx, t, inv, onProvisional...)
+	var all []*sip.Response
+	for {
+		got := b.transactOnce(ctx, t, inv, onProvisional...)
+		all = append(all, got...)
+		final := got[len(got)-1]
+		tag, _ := final.To().Params.Get("tag")
+		d.toTag = tag
+		ack := b.request(sip.ACK, d, ruri, nil)
+		ack.CSeq().SeqNo = inv.CSeq().SeqNo
+		if final.StatusCode >= 300 {
+			// An ACK for a non-2xx is part of the INVITE transaction: same branch.
+			ack.RemoveHeader("Via")
+			ack.PrependHeader(sip.HeaderClone(inv.Via()))
+		}
+		if err := b.write(ack); err != nil {
+			t.Fatalf("browser ACK: %v", err)
+		}
+		if final.StatusCode != 401 || b.password == "" || inv.GetHeader("Authorization") != nil {
+			return all
+		}
+		d.toTag = ""
+		d.cseq++
+		inv = b.withCredentials(t, inv, final, d.cseq)
+	}
+}
+
+// authorizedInvite returns an INVITE of d carrying credentials: it sends one
+// without, ACKs the 401 and answers its challenge.
+func (b *testBrowser) authorizedInvite(ctx context.Context, t *testing.T, d *testDialog, ruri sip.Uri, offer []byte) *sip.Request {
+	t.Helper()
+	inv := b.request(sip.INVITE, d, ruri, offer)
+	got := b.transactOnce(ctx, t, inv)
 	final := got[len(got)-1]
-	tag, _ := final.To().Params.Get("tag")
-	d.toTag = tag
+	if final.StatusCode != 401 {
+		t.Fatalf("INVITE without credentials: got %s, want 401", statuses(got))
+	}
 	ack := b.request(sip.ACK, d, ruri, nil)
-	if final.StatusCode >= 300 {
-		// An ACK for a non-2xx is part of the INVITE transaction: same branch.
-		ack.RemoveHeader("Via")
-		ack.PrependHeader(sip.HeaderClone(inv.Via()))
-	}
+	ack.CSeq().SeqNo = inv.CSeq().SeqNo
+	ack.RemoveHeader("Via")
+	ack.PrependHeader(sip.HeaderClone(inv.Via()))
+	ack.To().Params.Add("tag", mustTag(t, final))
 	if err := b.write(ack); err != nil {
-		t.Fatalf("browser ACK: %v", err)
+		t.Fatal(err)
 	}
-	return got
+	d.cseq++
+	return b.withCredentials(t, inv, final, d.cseq)
 }
 
 func statuses(rs []*sip.Response) string {

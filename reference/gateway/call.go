@@ -6,51 +6,42 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/emiago/sipgo"
-	"github.com/emiago/sipgo/sip"
 )
 
 // byeTimeout bounds each BYE the gateway sends while tearing a call down.
 const byeTimeout = 4 * time.Second
 
-// side says which party ended a call.
-type side int
+// ackTimeout is how long the gateway waits for the caller's ACK of its 2xx
+// (64*T1, RFC 3261 13.3.1.4) before it ends the call.
+const ackTimeout = 32 * time.Second
 
-const (
-	sideGateway side = iota // the gateway itself (failure, Close)
-	sideBrowser
-	sidePhone
-)
-
-// call is one bridged call: the browser's dialog over WebSocket and the
-// phone's over UDP, with their media legs. The INVITE handler sets it up;
-// hangup, from anywhere, starts the one teardown.
+// call is one bridged call between two legs (a caller and a callee, or
+// whoever replaced one of them by a transfer). The INVITE handler sets it
+// up; hangup, from anywhere, starts the one teardown.
 type call struct {
-	g           *Gateway
-	log         *slog.Logger
-	ctx         context.Context // canceled by hangup
-	cancel      context.CancelFunc
-	setupDone   chan struct{} // closed when the INVITE handler is finished with the call
-	work        *routines     // the media relay goroutines
-	browser     *browserLeg
-	browserID   string // the browser dialog's Call-ID
-	phoneCallID string // the Call-ID of the gateway's INVITE to the phone
+	g         *Gateway
+	log       *slog.Logger
+	ctx       context.Context // canceled by hangup
+	cancel    context.CancelFunc
+	setupDone chan struct{} // closed when the INVITE handler is finished with the call
+	work      *routines     // media relays, fork branches, transfers
+	id        string        // the caller's Call-ID
+	faults    []Fault
+	counted   []string // users counted against the call caps
 
 	mu        sync.Mutex
-	phone     *sipgo.DialogClientSession // once the phone answered 2xx
-	phoneUp   bool                       // the phone's 2xx was ACKed: it needs a BYE
-	browserUp bool                       // the browser got a 2xx: it needs a BYE
-	media     *rtpLeg
-	web       *webrtcLeg
+	legs      [2]*leg // sideCaller, sideCallee
+	others    []*leg  // fork branches and transfer targets, won or lost
+	extraUser []string
 	ended     bool
-	endedBy   side
+	endedBy   *leg // nil: the gateway ended it
+	connected bool
 }
 
 // hangup ends the call once: it cancels the setup, if still running, and
 // starts the teardown, which BYEs every leg that is up except the one that
-// ended the call. It never blocks.
-func (c *call) hangup(by side, reason string) {
+// ended the call. by is nil when the gateway itself ends it. It never blocks.
+func (c *call) hangup(by *leg, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ended {
@@ -66,73 +57,93 @@ func (c *call) hangup(by side, reason string) {
 	}
 }
 
+// legEnded is a leg's media failing or closing: the call ends if the leg is
+// one of its two parties (a lost fork branch does not matter).
+func (c *call) legEnded(l *leg, reason string) {
+	c.mu.Lock()
+	active := c.legs[sideCaller] == l || c.legs[sideCallee] == l
+	c.mu.Unlock()
+	if active {
+		c.hangup(nil, reason)
+	}
+}
+
+func (c *call) setLeg(side int, l *leg) {
+	c.mu.Lock()
+	c.legs[side] = l
+	c.mu.Unlock()
+}
+
+func (c *call) leg(side int) *leg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.legs[side]
+}
+
+// addOther keeps a branch or transfer target so the teardown closes it.
+func (c *call) addOther(l *leg) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return false
+	}
+	c.others = append(c.others, l)
+	return true
+}
+
 func (c *call) teardown() {
 	<-c.setupDone
 	c.mu.Lock()
-	by, phone, phoneUp, browserUp, media, web := c.endedBy, c.phone, c.phoneUp, c.browserUp, c.media, c.web
+	by, legs := c.endedBy, append(c.legs[:0:0], c.legs[:]...)
+	all := append(append([]*leg(nil), legs...), c.others...)
 	c.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
 	var byes sync.WaitGroup
-	if phoneUp && by != sidePhone {
-		byes.Go(func() {
-			if err := phone.Bye(ctx); err != nil {
-				c.log.Warn("BYE to phone failed", "error", err)
-			}
-		})
-	}
-	if browserUp && by != sideBrowser {
-		if !c.browser.wasAcked() {
+	for _, l := range legs {
+		if l == nil || l == by {
+			continue
+		}
+		if l.uas != nil && !l.uas.wasAcked() && l.dialog() != nil {
 			// RFC 3261 15 wants the ACK first; a B2BUA whose other leg
 			// is gone cannot wait for it.
-			c.log.Info("BYE to browser before its ACK")
+			l.log.Info("BYE before the ACK")
 		}
 		byes.Go(func() {
-			if err := c.browser.bye(ctx, c.g.wsClient, c.g.wsLn.live); err != nil {
-				c.log.Warn("BYE to browser failed", "error", err)
+			if err := l.bye(ctx); err != nil {
+				l.log.Warn("BYE failed", "error", err)
 			}
 		})
 	}
 	byes.Wait()
-	if web != nil {
-		if err := web.close(); err != nil {
-			c.log.Debug("closing peer connection", "error", err)
+	seen := map[*leg]bool{}
+	for _, l := range all {
+		if l == nil || seen[l] {
+			continue
 		}
-	}
-	if media != nil {
-		if err := media.close(); err != nil {
-			c.log.Debug("closing rtp socket", "error", err)
+		seen[l] = true
+		if l.uac != nil {
+			l.uac.abandon()
+		}
+		if err := l.closeMedia(); err != nil {
+			l.log.Debug("closing media", "error", err)
 		}
 	}
 	<-c.work.close()
+	for l := range seen {
+		if l.uac != nil {
+			l.uac.finish()
+		}
+	}
 	c.g.calls.remove(c)
-	c.log.Info("call ended")
-}
-
-func (c *call) setPhone(sess *sipgo.DialogClientSession, up bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.phone, c.phoneUp = sess, up
-}
-
-// phoneDialog returns the phone's dialog if an in-dialog request from the
-// phone matches it (Call-ID is matched by the call table; tags here).
-func (c *call) phoneDialog(req *sip.Request) *sipgo.DialogClientSession {
-	c.mu.Lock()
-	sess := c.phone
+	extra := c.extraUser
 	c.mu.Unlock()
-	if sess == nil || sess.InviteResponse == nil || req.From() == nil || req.To() == nil {
-		return nil
-	}
-	phoneTag, _ := sess.InviteResponse.To().Params.Get("tag")
-	ourTag, _ := sess.InviteRequest.From().Params.Get("tag")
-	fromTag, _ := req.From().Params.Get("tag")
-	toTag, _ := req.To().Params.Get("tag")
-	if fromTag != phoneTag || toTag != ourTag {
-		return nil
-	}
-	return sess
+	c.g.counts.release(c.counted, true)
+	c.g.counts.release(extra, false)
+	c.g.metrics.callEnded()
+	c.log.Info("call ended")
 }
 
 var (
@@ -140,16 +151,17 @@ var (
 	errCallExists  = errors.New("call already exists")
 )
 
-// callTable finds calls by the Call-ID of either leg.
+// callTable finds legs by the Call-ID of their dialog.
 type callTable struct {
 	mu     sync.Mutex
 	closed bool
-	byKey  map[string]*call
+	legs   map[string]*leg
+	calls  map[*call]struct{}
 }
 
-func newCallTable() *callTable { return &callTable{byKey: map[string]*call{}} }
-
-func callKey(transport, callID string) string { return transport + "|" + callID }
+func newCallTable() *callTable {
+	return &callTable{legs: map[string]*leg{}, calls: map[*call]struct{}{}}
+}
 
 func (t *callTable) add(c *call) error {
 	t.mu.Lock()
@@ -157,47 +169,78 @@ func (t *callTable) add(c *call) error {
 	if t.closed {
 		return errCallsClosed
 	}
-	wsKey, udpKey := callKey("WS", c.browserID), callKey("UDP", c.phoneCallID)
-	if t.byKey[wsKey] != nil || t.byKey[udpKey] != nil {
-		return errCallExists
-	}
-	t.byKey[wsKey], t.byKey[udpKey] = c, c
+	t.calls[c] = struct{}{}
 	return nil
 }
 
-func (t *callTable) get(transport, callID string) *call {
+// addLeg indexes a leg by its Call-ID.
+func (t *callTable) addLeg(callID string, l *leg) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.byKey[callKey(transport, callID)]
+	if t.legs[callID] != nil {
+		return errCallExists
+	}
+	t.legs[callID] = l
+	return nil
+}
+
+func (t *callTable) get(callID string) *leg {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.legs[callID]
 }
 
 func (t *callTable) remove(c *call) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, k := range []string{callKey("WS", c.browserID), callKey("UDP", c.phoneCallID)} {
-		if t.byKey[k] == c {
-			delete(t.byKey, k)
+	delete(t.calls, c)
+	for k, l := range t.legs {
+		if l.c == c {
+			delete(t.legs, k)
 		}
 	}
 }
 
-// list returns the calls whose browser leg matches keep.
-func (t *callTable) list(keep func(*call) bool) []*call {
+// list returns the calls one of whose legs matches keep.
+func (t *callTable) list(keep func(*leg) bool) []*call {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	seen := map[*call]bool{}
 	var out []*call
-	for k, c := range t.byKey {
-		if k == callKey("WS", c.browserID) && keep(c) {
-			out = append(out, c)
+	for _, l := range t.legs {
+		if !seen[l.c] && keep(l) {
+			seen[l.c] = true
+			out = append(out, l.c)
 		}
 	}
 	return out
 }
 
+func (t *callTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.calls)
+}
+
 // close refuses new calls and returns the current ones.
 func (t *callTable) close() []*call {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.closed = true
-	t.mu.Unlock()
-	return t.list(func(*call) bool { return true })
+	out := make([]*call, 0, len(t.calls))
+	for c := range t.calls {
+		out = append(out, c)
+	}
+	return out
+}
+
+// all returns the current calls.
+func (t *callTable) all() []*call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*call, 0, len(t.calls))
+	for c := range t.calls {
+		out = append(out, c)
+	}
+	return out
 }

@@ -18,17 +18,19 @@ type callingPeer struct {
 	track       *webrtc.TrackLocalStaticRTP
 	fromGateway chan *rtp.Packet
 	connected   chan struct{}
+	failed      chan struct{} // ICE or DTLS failed
 	offer       string
 }
 
 // newCallingPeer offers SRTP_AES128_CM_HMAC_SHA1_80 first and
 // SRTP_AEAD_AES_128_GCM second.
-func newCallingPeer(ctx context.Context, t *testing.T) *callingPeer {
+func newCallingPeer(ctx context.Context, t *testing.T, tweaks ...func(*webrtc.SettingEngine)) *callingPeer {
 	t.Helper()
 	p := &callingPeer{
-		testPeer:    newTestPeer(t, dtls.SRTP_AES128_CM_HMAC_SHA1_80, dtls.SRTP_AEAD_AES_128_GCM),
+		testPeer:    newTestPeer(t, []dtls.SRTPProtectionProfile{dtls.SRTP_AES128_CM_HMAC_SHA1_80, dtls.SRTP_AEAD_AES_128_GCM}, tweaks...),
 		fromGateway: make(chan *rtp.Packet, 128),
 		connected:   make(chan struct{}),
+		failed:      make(chan struct{}),
 	}
 	pcmu := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}
 	track, err := webrtc.NewTrackLocalStaticRTP(pcmu, "audio", "browser")
@@ -51,10 +53,13 @@ func newCallingPeer(ctx context.Context, t *testing.T) *callingPeer {
 			}
 		}
 	})
-	var once sync.Once
+	var once, failOnce sync.Once
 	p.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
 			once.Do(func() { close(p.connected) })
+		case webrtc.PeerConnectionStateFailed:
+			failOnce.Do(func() { close(p.failed) })
 		}
 	})
 	p.offer = p.testPeer.offer(ctx, t)
@@ -64,7 +69,7 @@ func newCallingPeer(ctx context.Context, t *testing.T) *callingPeer {
 // placeCall calls desk2000 with the peer's offer, applies the 200's answer
 // and waits for ICE and DTLS. It returns the browser's dialog and every
 // response to the INVITE.
-func placeCall(ctx context.Context, t *testing.T, b *testBrowser, p *callingPeer, onProvisional ...func(*sip.Response)) (*dialog, []*sip.Response) {
+func placeCall(ctx context.Context, t *testing.T, b *testBrowser, p *callingPeer, onProvisional ...func(*sip.Response)) (*testDialog, []*sip.Response) {
 	t.Helper()
 	d := newDialog("desk2000")
 	got := b.invite(ctx, t, d, b.aor("desk2000"), []byte(p.offer), onProvisional...)
@@ -84,7 +89,7 @@ func placeCall(ctx context.Context, t *testing.T, b *testBrowser, p *callingPeer
 func cancelWhileRinging(ctx context.Context, t *testing.T, b *testBrowser, offer string) {
 	t.Helper()
 	d := newDialog("desk2000")
-	inv := b.request(sip.INVITE, d, b.aor("desk2000"), []byte(offer))
+	inv := b.authorizedInvite(ctx, t, d, b.aor("desk2000"), []byte(offer))
 	if err := b.write(inv); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,23 +32,47 @@ var srtpProfiles = map[string]dtls.SRTPProtectionProfile{
 }
 
 // UserRange is a block of numbered users: Pattern with "{n}" replaced by
-// Start, Start+1, ..., Start+Count-1 (e.g. web1000 ... web1999).
+// Start, Start+1, ..., Start+Count-1 (e.g. web1000 ... web1999), all with
+// one digest password. An empty Password is replaced by a random one when
+// the gateway is made (see Gateway.Password).
 type UserRange struct {
-	Pattern string `yaml:"pattern"`
-	Start   int    `yaml:"start"`
-	Count   int    `yaml:"count"`
+	Pattern  string `yaml:"pattern"`
+	Start    int    `yaml:"start"`
+	Count    int    `yaml:"count"`
+	Password string `yaml:"password"`
+}
+
+// Listener is one extra SIP listener, e.g. on IPv6 loopback.
+type Listener struct {
+	Transport string `yaml:"transport"` // udp, tcp, tls, ws or wss
+	Addr      string `yaml:"addr"`      // IP literal and port
 }
 
 // Config is the gateway's configuration. Start from DefaultConfig; the zero
-// value is not valid.
+// value is not valid. Every field is loadable from YAML (see
+// reference.LoadConfig); durations are written like "90s".
 type Config struct {
 	// Domain is the SIP domain the registrar and B2BUA serve.
 	Domain string `yaml:"domain"`
-	// WSAddr is the SIP-over-WebSocket listen address (IP literal and port;
-	// port 0 picks a free one).
-	WSAddr string `yaml:"ws_addr"`
-	// UDPAddr is the SIP-over-UDP listen address (IP literal and port).
+	// WSAddr, WSSAddr, UDPAddr, TCPAddr and TLSAddr are the listen
+	// addresses (IP literal and port; port 0 picks a free one) of SIP over
+	// WebSocket, secure WebSocket, UDP, TCP and TLS. Empty disables one,
+	// but UDPAddr is required (requests toward UDP phones leave from it).
+	WSAddr  string `yaml:"ws_addr"`
+	WSSAddr string `yaml:"wss_addr"`
 	UDPAddr string `yaml:"udp_addr"`
+	TCPAddr string `yaml:"tcp_addr"`
+	TLSAddr string `yaml:"tls_addr"`
+	// Listen adds listeners, e.g. {transport: udp, addr: "[::1]:0"}.
+	Listen []Listener `yaml:"listen"`
+	// TLSCertFile and TLSKeyFile (PEM) serve wss and tls; both empty means
+	// a self-signed ECDSA certificate made at start (see Gateway.RootCAs).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// HTTPAddr serves /metrics (Prometheus) and the TURN REST credential
+	// endpoint; empty disables both.
+	HTTPAddr string `yaml:"http_addr"`
+
 	// MediaIP is the IPv4 address of a local interface used for ICE host
 	// candidates toward browsers and for RTP toward phones.
 	MediaIP string `yaml:"media_ip"`
@@ -61,6 +86,14 @@ type Config struct {
 	WebRTCUsers UserRange `yaml:"webrtc_users"`
 	SIPUsers    UserRange `yaml:"sip_users"`
 
+	// Auth configures digest authentication and WebSocket bearer tokens.
+	Auth AuthConfig `yaml:"auth"`
+	// RateLimit configures the limits on REGISTER, INVITE, WebSocket
+	// upgrades and concurrent calls.
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// TURN configures the TURN REST credential endpoint.
+	TURN TURNConfig `yaml:"turn"`
+
 	// Registration lifetimes: a REGISTER without an expiry gets
 	// DefaultExpires; one below MinExpires gets 423; one above MaxExpires is
 	// granted MaxExpires (and the 200 OK says so, as RFC 3261 10.3 allows).
@@ -70,43 +103,84 @@ type Config struct {
 	// MaxBindings caps the contacts one address-of-record may register.
 	MaxBindings int `yaml:"max_bindings"`
 
-	// InviteTimeout bounds how long the B2BUA waits for the phone's final
-	// answer before it CANCELs and answers the browser 408.
+	// InviteTimeout bounds how long the B2BUA waits for the callee's final
+	// answer before it CANCELs and answers the caller 408.
 	InviteTimeout time.Duration `yaml:"invite_timeout"`
+	// DrainTimeout is how long Drain (and `gauntlet reference` on SIGINT)
+	// lets calls run on, refusing new ones, before it BYEs the rest.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// KeepaliveInterval, when positive, sends OPTIONS to every UDP, TCP and
+	// TLS binding this often; a binding that does not answer is dropped.
+	KeepaliveInterval time.Duration `yaml:"keepalive_interval"`
+
+	// Weaken switches named defences off (see Weaken* constants), so that
+	// attacks can show they detect the weakness.
+	Weaken []string `yaml:"weaken"`
+	// Faults inject breakage (see Fault).
+	Faults []Fault `yaml:"faults"`
 
 	// Logger receives the gateway's logs (and pion's); nil discards them.
 	Logger *slog.Logger `yaml:"-"`
 }
 
-// DefaultConfig returns the hardened defaults: loopback on free ports,
-// SRTP_AEAD_AES_128_GCM preferred over SRTP_AES128_CM_HMAC_SHA1_80, DTLS
-// server role, users web1000-web1999 and desk2000-desk2999.
+// DefaultConfig returns the hardened defaults: loopback on free ports for
+// every transport, SRTP_AEAD_AES_128_GCM preferred over
+// SRTP_AES128_CM_HMAC_SHA1_80, DTLS server role, users web1000-web1999 and
+// desk2000-desk2999 with random passwords, digest (SHA-256 offered before
+// MD5) on REGISTER and INVITE, and rate limits that legitimate load from
+// many sources does not reach.
 func DefaultConfig() Config {
 	return Config{
 		Domain:         "gauntlet.test",
 		WSAddr:         "127.0.0.1:0",
+		WSSAddr:        "127.0.0.1:0",
 		UDPAddr:        "127.0.0.1:0",
+		TCPAddr:        "127.0.0.1:0",
+		TLSAddr:        "127.0.0.1:0",
+		HTTPAddr:       "127.0.0.1:0",
 		MediaIP:        "127.0.0.1",
 		SRTPProfiles:   []string{"SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_HMAC_SHA1_80"},
 		DTLSRole:       DTLSRoleServer,
 		WebRTCUsers:    UserRange{Pattern: "web{n}", Start: 1000, Count: 1000},
 		SIPUsers:       UserRange{Pattern: "desk{n}", Start: 2000, Count: 1000},
+		Auth:           DefaultAuthConfig(),
+		RateLimit:      DefaultRateLimitConfig(),
+		TURN:           TURNConfig{TTL: time.Hour},
 		DefaultExpires: time.Hour,
 		MinExpires:     time.Minute,
 		MaxExpires:     2 * time.Hour,
 		MaxBindings:    8,
 		InviteTimeout:  time.Minute,
+		DrainTimeout:   30 * time.Second,
 	}
 }
 
-// Validate reports the first invalid field, wrapped in ErrInvalidConfig.
-// It never changes the config.
+// FieldError is a Validate failure: the YAML path of the field (e.g.
+// "rate_limit.register_per_source.burst") and what is wrong with it. It
+// wraps ErrInvalidConfig.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%v: %s: %s", ErrInvalidConfig, e.Field, e.Msg)
+}
+func (e *FieldError) Unwrap() error { return ErrInvalidConfig }
+
+// Validate reports the first invalid field as a *FieldError (wrapping
+// ErrInvalidConfig). It never changes the config.
 func (c Config) Validate() error {
 	for _, check := range []func() error{
 		c.validateNetwork,
 		c.validateSecurity,
 		c.validateUsers,
 		c.validateTimers,
+		c.Auth.validate,
+		c.RateLimit.validate,
+		c.TURN.validate,
+		c.validateWeaken,
+		c.validateFaults,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -116,21 +190,70 @@ func (c Config) Validate() error {
 }
 
 func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// prefixed returns err with its field path under parent.
+func prefixed(parent string, err error) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return &FieldError{Field: parent + "." + fe.Field, Msg: fe.Msg}
+	}
+	return err
+}
+
+// transports a listener may name.
+var transports = map[string]bool{"udp": true, "tcp": true, "tls": true, "ws": true, "wss": true}
+
+func checkAddr(field, addr string, required bool) error {
+	if addr == "" {
+		if required {
+			return invalid(field, "required")
+		}
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return invalid(field, "%q is not IP:port: %v", addr, err)
+	}
+	if ap.Addr().IsUnspecified() {
+		return invalid(field, "%q: bind a specific address (it is advertised in Via and Contact)", addr)
+	}
+	if ap.Addr().Zone() != "" {
+		return invalid(field, "%q: zones are not supported", addr)
+	}
+	return nil
 }
 
 func (c Config) validateNetwork() error {
 	if c.Domain == "" || strings.ContainsAny(c.Domain, " \t@:;<>\"") {
 		return invalid("domain", "%q is not a host name", c.Domain)
 	}
-	for _, f := range []struct{ name, addr string }{{"ws_addr", c.WSAddr}, {"udp_addr", c.UDPAddr}} {
-		ap, err := netip.ParseAddrPort(f.addr)
-		if err != nil {
-			return invalid(f.name, "%q is not IP:port: %v", f.addr, err)
+	for _, f := range []struct {
+		name, addr string
+		required   bool
+	}{
+		{"ws_addr", c.WSAddr, false}, {"wss_addr", c.WSSAddr, false}, {"udp_addr", c.UDPAddr, true},
+		{"tcp_addr", c.TCPAddr, false}, {"tls_addr", c.TLSAddr, false}, {"http_addr", c.HTTPAddr, false},
+	} {
+		if err := checkAddr(f.name, f.addr, f.required); err != nil {
+			return err
 		}
-		if ap.Addr().IsUnspecified() {
-			return invalid(f.name, "%q: bind a specific address (it is advertised in Via and Contact)", f.addr)
+	}
+	if c.WSAddr == "" && c.WSSAddr == "" {
+		return invalid("ws_addr", "set ws_addr or wss_addr: browsers need one")
+	}
+	for i, l := range c.Listen {
+		field := fmt.Sprintf("listen[%d]", i)
+		if !transports[l.Transport] {
+			return invalid(field+".transport", "%q is not one of udp, tcp, tls, ws, wss", l.Transport)
 		}
+		if err := checkAddr(field+".addr", l.Addr, true); err != nil {
+			return err
+		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return invalid("tls_key_file", "give tls_cert_file and tls_key_file together, or neither")
 	}
 	ip, err := netip.ParseAddr(c.MediaIP)
 	if err != nil || !ip.Is4() || ip.IsUnspecified() {
@@ -188,6 +311,12 @@ func (c Config) validateTimers() error {
 		return invalid("max_bindings", "%d is below 1", c.MaxBindings)
 	case c.InviteTimeout <= 0:
 		return invalid("invite_timeout", "%v is not positive", c.InviteTimeout)
+	case c.DrainTimeout < 0:
+		return invalid("drain_timeout", "%v is negative", c.DrainTimeout)
+	case c.KeepaliveInterval < 0:
+		return invalid("keepalive_interval", "%v is negative", c.KeepaliveInterval)
+	case c.KeepaliveInterval > 0 && c.KeepaliveInterval < time.Second:
+		return invalid("keepalive_interval", "%v is below 1s", c.KeepaliveInterval)
 	}
 	return nil
 }

@@ -38,11 +38,11 @@ func TestUserRangeOverlaps(t *testing.T) {
 		a, b UserRange
 		want bool
 	}{
-		{UserRange{"web{n}", 1000, 1000}, UserRange{"desk{n}", 2000, 1000}, false},
-		{UserRange{"u{n}", 0, 10}, UserRange{"u{n}", 10, 10}, false},
-		{UserRange{"u{n}", 0, 11}, UserRange{"u{n}", 10, 10}, true},
-		{UserRange{"a{n}", 0, 1}, UserRange{"a1{n}", 0, 1}, true},
-		{UserRange{"{n}a", 0, 1}, UserRange{"{n}b", 0, 1}, false},
+		{UserRange{Pattern: "web{n}", Start: 1000, Count: 1000}, UserRange{Pattern: "desk{n}", Start: 2000, Count: 1000}, false},
+		{UserRange{Pattern: "u{n}", Start: 0, Count: 10}, UserRange{Pattern: "u{n}", Start: 10, Count: 10}, false},
+		{UserRange{Pattern: "u{n}", Start: 0, Count: 11}, UserRange{Pattern: "u{n}", Start: 10, Count: 10}, true},
+		{UserRange{Pattern: "a{n}", Start: 0, Count: 1}, UserRange{Pattern: "a1{n}", Start: 0, Count: 1}, true},
+		{UserRange{Pattern: "{n}a", Start: 0, Count: 1}, UserRange{Pattern: "{n}b", Start: 0, Count: 1}, false},
 	} {
 		if got := tc.a.overlaps(tc.b); got != tc.want {
 			t.Errorf("%v overlaps %v = %v, want %v", tc.a, tc.b, got, tc.want)

@@ -51,14 +51,17 @@ func TestGatewayCall(t *testing.T) {
 	// The browser offers SRTP_AES128_CM_HMAC_SHA1_80 first and
 	// SRTP_AEAD_AES_128_GCM second; the gateway prefers the second.
 	cfg.SRTPProfiles = []string{"SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_HMAC_SHA1_80"}
+	cfg.Weaken = []string{WeakenRateLimit} // many calls from one user in a few seconds
 	gw := startGateway(ctx, t, cfg)
 	domain := gw.Domain()
 
 	phone := startPhone(t, "desk2000")
+	phone.password = gw.Password(KindSIP)
 	if res := phone.register(ctx, gw.UDPAddr(), domain); res.StatusCode != 200 || res.Contact() == nil {
 		t.Fatalf("phone REGISTER over UDP: got %d %s, want 200 with a Contact", res.StatusCode, res.Reason)
 	}
 	browser := dialBrowser(ctx, t, gw.WSURL(), "web1000", domain)
+	browser.password = gw.Password(KindWebRTC)
 	reg := browser.request(sip.REGISTER, newDialog("web1000"), sip.Uri{Scheme: "sip", Host: domain}, nil)
 	if got := browser.transact(ctx, t, reg); got[len(got)-1].StatusCode != 200 {
 		t.Fatalf("browser REGISTER over WS: got %s, want 200", statuses(got))
@@ -341,11 +344,13 @@ func TestGatewayDTLSClientRole(t *testing.T) {
 	cfg.DTLSRole = DTLSRoleClient
 	gw := startGateway(ctx, t, cfg)
 	phone := startPhone(t, "desk2000")
+	phone.password = gw.Password(KindSIP)
 	close(phone.answer)
 	if res := phone.register(ctx, gw.UDPAddr(), gw.Domain()); res.StatusCode != 200 {
 		t.Fatalf("phone REGISTER: %d", res.StatusCode)
 	}
 	browser := dialBrowser(ctx, t, gw.WSURL(), "web1000", gw.Domain())
+	browser.password = gw.Password(KindWebRTC)
 	peer := newCallingPeer(ctx, t)
 	_, got := placeCall(ctx, t, browser, peer)
 	if answer := string(got[len(got)-1].Body()); !strings.Contains(answer, "a=setup:active") {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -26,6 +27,8 @@ type helloObserver struct {
 	seen    bool
 	suite   uint16
 	profile dtls.SRTPProtectionProfile
+	lastRTP []byte   // the last SRTP packet the browser sent
+	lastTo  net.Addr // and where to
 }
 
 func (o *helloObserver) ReadFrom(b []byte) (int, net.Addr, error) {
@@ -36,10 +39,29 @@ func (o *helloObserver) ReadFrom(b []byte) (int, net.Addr, error) {
 	return n, addr, err
 }
 
-// WriteTo sees the ServerHello the browser sends when it is the DTLS server.
+// WriteTo sees the ServerHello the browser sends when it is the DTLS
+// server, and keeps the last SRTP packet it sends.
 func (o *helloObserver) WriteTo(b []byte, addr net.Addr) (int, error) {
 	o.inspect(b)
+	if len(b) > 12 && b[0] >= 128 && b[0] <= 191 && (b[1] < 192 || b[1] > 223) {
+		o.mu.Lock()
+		o.lastRTP, o.lastTo = append(o.lastRTP[:0], b...), addr
+		o.mu.Unlock()
+	}
 	return o.PacketConn.WriteTo(b, addr)
+}
+
+// replay sends the last SRTP packet again, as it was on the wire, and
+// returns its RTP sequence number (in the clear in the header).
+func (o *helloObserver) replay() (uint16, error) {
+	o.mu.Lock()
+	pkt, to := append([]byte(nil), o.lastRTP...), o.lastTo
+	o.mu.Unlock()
+	if pkt == nil {
+		return 0, errors.New("no SRTP packet sent yet")
+	}
+	_, err := o.PacketConn.WriteTo(pkt, to)
+	return uint16(pkt[2])<<8 | uint16(pkt[3]), err
 }
 
 func (o *helloObserver) inspect(datagram []byte) {
@@ -88,7 +110,7 @@ type testPeer struct {
 	mux *ice.UDPMuxDefault
 }
 
-func newTestPeer(t *testing.T, profiles ...dtls.SRTPProtectionProfile) *testPeer {
+func newTestPeer(t *testing.T, profiles []dtls.SRTPProtectionProfile, tweaks ...func(*webrtc.SettingEngine)) *testPeer {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -109,6 +131,9 @@ func newTestPeer(t *testing.T, profiles ...dtls.SRTPProtectionProfile) *testPeer
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEUDPMux(mux)
 	se.SetSRTPProtectionProfiles(profiles...)
+	for _, tw := range tweaks {
+		tw(&se)
+	}
 	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(&me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)

@@ -17,14 +17,15 @@ import (
 // registers, answers INVITEs with 180 and, once the test says so, a plain
 // RTP/AVP answer (PCMU), and exchanges RTP on a socket of its own.
 type testPhone struct {
-	t       *testing.T
-	user    string
-	conn    net.PacketConn
-	rtp     *net.UDPConn
-	ua      *sipgo.UserAgent
-	client  *sipgo.Client
-	dialogs *sipgo.DialogServerCache
-	serving sync.WaitGroup
+	t        *testing.T
+	user     string
+	password string // answers digest challenges when set
+	conn     net.PacketConn
+	rtp      *net.UDPConn
+	ua       *sipgo.UserAgent
+	client   *sipgo.Client
+	dialogs  *sipgo.DialogServerCache
+	serving  sync.WaitGroup
 
 	answer chan struct{}                   // the phone answers (200) once this is closed
 	never  atomic.Bool                     // when set, the phone rings until the caller gives up
@@ -111,6 +112,12 @@ func (p *testPhone) register(ctx context.Context, gwUDP, domain string) *sip.Res
 	if err != nil {
 		p.t.Fatalf("phone REGISTER: %v", err)
 	}
+	if res.StatusCode == 401 && p.password != "" {
+		res, err = p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.user, Password: p.password})
+		if err != nil {
+			p.t.Fatalf("phone REGISTER with credentials: %v", err)
+		}
+	}
 	return res
 }
 
@@ -121,7 +128,7 @@ func (p *testPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	p.offers <- string(req.Body())
-	remote, err := rtpTarget(req.Body())
+	remote, err := offerTarget(req.Body())
 	if err != nil {
 		p.t.Errorf("phone: gateway offer: %v", err)
 		_ = dlg.Respond(488, "Not Acceptable Here", nil)
@@ -158,8 +165,8 @@ func (p *testPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p.calls <- dlg
 }
 
-// rtpTarget reads the c= address and audio port of an RTP/AVP offer.
-func rtpTarget(body []byte) (*net.UDPAddr, error) {
+// offerTarget reads the c= address and audio port of an RTP/AVP offer.
+func offerTarget(body []byte) (*net.UDPAddr, error) {
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(body); err != nil {
 		return nil, err

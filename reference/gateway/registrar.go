@@ -15,7 +15,7 @@ import (
 // binding is one registered contact of an address-of-record.
 type binding struct {
 	Contact   sip.Uri   // the Contact URI as registered
-	Transport string    // "UDP" or "WS", as the REGISTER arrived
+	Transport string    // UDP, TCP, TLS, WS or WSS, as the REGISTER arrived
 	Source    string    // remote address of the REGISTER (for WS: the connection to send INVITEs down)
 	Expires   time.Time // when the binding lapses
 	CallID    string
@@ -126,27 +126,49 @@ func (r *registrar) bindings(user string) []binding {
 	return slices.Clone(r.liveLocked(user, r.now()))
 }
 
-// lookup returns the user's most recent live binding over transport.
-func (r *registrar) lookup(user, transport string) (binding, bool) {
-	bs := r.bindings(user)
-	for i := len(bs) - 1; i >= 0; i-- {
-		if strings.EqualFold(bs[i].Transport, transport) {
-			return bs[i], true
-		}
+// count is how many bindings are live, across users.
+func (r *registrar) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, bs := range r.aors {
+		n += len(bs)
 	}
-	return binding{}, false
+	return n
 }
 
-// dropSource removes every binding registered through the given transport
-// and source, e.g. when a WebSocket connection closes.
-func (r *registrar) dropSource(transport, source string) {
+// dropWebSocket removes every binding registered over the WebSocket
+// connection from source, when it closes.
+func (r *registrar) dropWebSocket(source string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for user, bs := range r.aors {
 		r.storeLocked(user, slices.DeleteFunc(bs, func(b binding) bool {
-			return strings.EqualFold(b.Transport, transport) && b.Source == source
+			return isWS(b.Transport) && b.Source == source
 		}))
 	}
+}
+
+// drop removes one binding (a contact that stopped answering OPTIONS).
+func (r *registrar) drop(user string, contact sip.Uri) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := contact.String()
+	r.storeLocked(user, slices.DeleteFunc(r.aors[user], func(b binding) bool { return b.Contact.String() == key }))
+}
+
+// all returns every live binding with its user.
+func (r *registrar) all() map[string][]binding {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	out := map[string][]binding{}
+	for user := range r.aors {
+		if bs := r.liveLocked(user, now); len(bs) > 0 {
+			out[user] = slices.Clone(bs)
+		}
+	}
+	return out
 }
 
 func (r *registrar) liveLocked(user string, now time.Time) []binding {
@@ -163,12 +185,18 @@ func (r *registrar) storeLocked(user string, bs []binding) {
 	r.aors[user] = bs
 }
 
-// onRegister is the REGISTER handler: an open registrar (see authenticator)
-// for the directory's users in the gateway's domain, over WS and UDP.
+// onRegister is the REGISTER handler: a registrar with digest
+// authentication (see digestAuth) for the directory's users in the
+// gateway's domain, over every transport, rate limited per source and per
+// user (503 with Retry-After).
 func (g *Gateway) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	to, from, callID, cseq := req.To(), req.From(), req.CallID(), req.CSeq()
 	if to == nil || from == nil || callID == nil || cseq == nil {
 		g.reply(tx, req, sip.StatusBadRequest, "Missing To, From, Call-ID or CSeq")
+		return
+	}
+	if !g.allow(g.limits.registerSource, sourceIP(req)) {
+		g.overloaded(tx, req, "REGISTER rate limit per source")
 		return
 	}
 	user := to.Address.User
@@ -184,7 +212,16 @@ func (g *Gateway) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		g.reply(tx, req, sip.StatusForbidden, "Third-Party Registration Refused")
 		return
 	}
-	if res := g.auth.authenticate(req); res != nil {
+	if !g.tokenAllows(req, user) {
+		g.reply(tx, req, sip.StatusForbidden, "Not The Token's Subject")
+		return
+	}
+	if !g.allow(g.limits.registerUser, user) {
+		g.overloaded(tx, req, "REGISTER rate limit per user")
+		return
+	}
+	if res := g.auth.authenticate(req, user); res != nil {
+		g.metrics.authRefused(string(req.Method))
 		g.send(tx, res)
 		return
 	}
@@ -193,7 +230,7 @@ func (g *Gateway) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		g.send(tx, res)
 		return
 	}
-	bs, err := g.reg.update(user, updates, removeAll, req.Transport(), req.Source(), callID.Value(), cseq.SeqNo)
+	bs, err := g.reg.update(user, updates, removeAll, strings.ToUpper(req.Transport()), req.Source(), callID.Value(), cseq.SeqNo)
 	switch {
 	case errors.Is(err, errOutOfOrder):
 		g.reply(tx, req, sip.StatusInternalServerError, "Out Of Order REGISTER")
@@ -214,6 +251,7 @@ func (g *Gateway) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		ok.AppendHeader(&sip.ContactHeader{Address: *b.Contact.Clone(), Params: params})
 	}
 	g.log.Debug("register", "user", user, "transport", req.Transport(), "source", req.Source(), "bindings", len(bs))
+	g.metrics.registered()
 	g.send(tx, ok)
 }
 

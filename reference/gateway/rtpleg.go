@@ -10,16 +10,40 @@ import (
 	"github.com/pion/rtp"
 )
 
+// pktKind says what an RTP packet carries, so each leg can give it its own
+// payload type.
+type pktKind uint8
+
+const (
+	kindAudio pktKind = iota
+	kindDTMF          // RFC 4733 telephone-event
+)
+
+// deliverFunc takes one packet from a leg's far end; p is only valid
+// during the call.
+type deliverFunc func(k pktKind, p *rtp.Packet)
+
+// mediaEnd is one leg's media toward its party: plain RTP or WebRTC.
+type mediaEnd interface {
+	// send forwards p toward the party with the leg's own payload type for
+	// k, SSRC and sequence; p may be modified.
+	send(k pktKind, p *rtp.Packet) error
+	// start begins delivering what the party sends; call it once.
+	start(spawn func(func()) bool, deliver deliverFunc)
+	close() error
+}
+
 // rtpLeg is the plain-RTP side of one call: a UDP socket of its own on
 // MediaIP, exchanging RTP with the address in the phone's SDP. RTCP from the
-// phone is not read in this cut (no socket on port+1).
+// phone is not read (no socket on port+1).
 type rtpLeg struct {
 	conn *net.UDPConn
 	ssrc uint32 // the gateway's SSRC toward the phone
 
 	mu     sync.Mutex
-	remote *net.UDPAddr
-	pt     uint8 // the phone's payload type for the chosen codec
+	remote *net.UDPAddr // nil while the phone holds with c=0.0.0.0
+	audio  uint8        // the phone's payload type for the chosen codec
+	dtmf   int          // the phone's telephone-event payload type, -1 if none
 	ready  bool
 }
 
@@ -28,50 +52,80 @@ func listenRTP(ip net.IP) (*rtpLeg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtp socket on %s: %w", ip, err)
 	}
-	return &rtpLeg{conn: conn, ssrc: rand.Uint32()}, nil
+	return &rtpLeg{conn: conn, ssrc: rand.Uint32(), dtmf: -1}, nil
 }
 
 func (r *rtpLeg) port() int { return r.conn.LocalAddr().(*net.UDPAddr).Port }
 
-// connect sets where RTP goes and the payload type it carries.
-func (r *rtpLeg) connect(remote *net.UDPAddr, pt uint8) {
+// connect sets where RTP goes and the payload types it carries.
+func (r *rtpLeg) connect(m plainMedia, ch chosen) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.remote, r.pt, r.ready = remote, pt, true
+	r.remote, r.audio, r.ready = m.Addr, ch.Audio.PT, true
+	r.dtmf = -1
+	if ch.DTMF != nil {
+		r.dtmf = int(ch.DTMF.PT)
+	}
 }
 
-func (r *rtpLeg) target() (*net.UDPAddr, uint8, bool) {
+// retarget follows a re-INVITE's new address (nil: held with 0.0.0.0).
+func (r *rtpLeg) retarget(m plainMedia) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.remote, r.pt, r.ready
+	r.remote = m.Addr
+}
+
+type rtpTarget struct {
+	remote *net.UDPAddr
+	audio  uint8
+	dtmf   int
+	ready  bool
+}
+
+func (r *rtpLeg) target() rtpTarget {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return rtpTarget{remote: r.remote, audio: r.audio, dtmf: r.dtmf, ready: r.ready}
 }
 
 // send forwards p to the phone. Sequence number, timestamp, marker and
 // payload go unchanged; SSRC and payload type become this leg's, and header
-// extensions (negotiated with the browser only) are dropped. p is modified.
-func (r *rtpLeg) send(p *rtp.Packet) error {
-	remote, pt, ok := r.target()
-	if !ok {
+// extensions (negotiated with the browser only) are dropped.
+func (r *rtpLeg) send(k pktKind, p *rtp.Packet) error {
+	t := r.target()
+	if !t.ready || t.remote == nil {
 		return nil
 	}
+	switch k {
+	case kindAudio:
+		p.PayloadType = t.audio
+	case kindDTMF:
+		if t.dtmf < 0 {
+			return nil
+		}
+		p.PayloadType = uint8(t.dtmf)
+	}
 	p.SSRC = r.ssrc
-	p.PayloadType = pt
 	p.Extension, p.Extensions, p.ExtensionProfile = false, nil, 0
 	raw, err := p.Marshal()
 	if err != nil {
 		return fmt.Errorf("marshal rtp: %w", err)
 	}
-	if _, err := r.conn.WriteToUDP(raw, remote); err != nil {
-		return fmt.Errorf("send rtp to %s: %w", remote, err)
+	if _, err := r.conn.WriteToUDP(raw, t.remote); err != nil {
+		return fmt.Errorf("send rtp to %s: %w", t.remote, err)
 	}
 	return nil
 }
 
-// receive reads RTP from the phone and hands each packet of the chosen
-// payload type to deliver, until the socket is closed. Packets from any other
-// IP address than the phone's SDP names are dropped (no latching onto
-// strangers); the packet and its payload are only valid during deliver.
-func (r *rtpLeg) receive(deliver func(*rtp.Packet)) {
+func (r *rtpLeg) start(spawn func(func()) bool, deliver deliverFunc) {
+	spawn(func() { r.receive(deliver) })
+}
+
+// receive reads RTP from the phone and hands each packet of a negotiated
+// payload type to deliver, until the socket is closed. Packets from any
+// other IP address than the phone's SDP names are dropped (no latching
+// onto strangers).
+func (r *rtpLeg) receive(deliver deliverFunc) {
 	buf := make([]byte, 1500)
 	var p rtp.Packet
 	for {
@@ -82,15 +136,20 @@ func (r *rtpLeg) receive(deliver func(*rtp.Packet)) {
 		if err != nil {
 			continue
 		}
-		remote, pt, ok := r.target()
-		if !ok || !src.IP.Equal(remote.IP) {
+		t := r.target()
+		if !t.ready || t.remote == nil || !src.IP.Equal(t.remote.IP) {
 			continue
 		}
-		if err := p.Unmarshal(buf[:n]); err != nil || p.PayloadType != pt {
+		if err := p.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
 		p.Extension, p.Extensions, p.ExtensionProfile = false, nil, 0
-		deliver(&p)
+		switch {
+		case p.PayloadType == t.audio:
+			deliver(kindAudio, &p)
+		case t.dtmf >= 0 && int(p.PayloadType) == t.dtmf:
+			deliver(kindDTMF, &p)
+		}
 	}
 }
 

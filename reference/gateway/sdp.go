@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 
@@ -14,7 +13,7 @@ import (
 // codec is one audio codec as an SDP rtpmap names it, with the payload type
 // one side uses for it.
 type codec struct {
-	Name     string // canonical spelling: "opus", "PCMU", "PCMA"
+	Name     string // canonical spelling: "opus", "PCMU", "PCMA", "telephone-event"
 	Clock    uint32
 	Channels uint16 // 0 when the rtpmap gives none (means 1)
 	PT       uint8
@@ -38,11 +37,21 @@ func (c codec) same(o codec) bool {
 	return strings.EqualFold(c.Name, o.Name) && c.Clock == o.Clock && ch(c.Channels) == ch(o.Channels)
 }
 
+func (c codec) isDTMF() bool { return strings.EqualFold(c.Name, dtmfName) }
+
+const dtmfName = "telephone-event"
+
 // supportedCodecs are the codecs the gateway relays (no transcoding).
 var supportedCodecs = []codec{
 	{Name: "opus", Clock: 48000, Channels: 2, PT: 111, Fmtp: "minptime=10;useinbandfec=1"},
 	{Name: "PCMU", Clock: 8000, PT: 0},
 	{Name: "PCMA", Clock: 8000, PT: 8},
+}
+
+// dtmfCodecs are the RFC 4733 telephone-event rates the gateway relays.
+var dtmfCodecs = []codec{
+	{Name: dtmfName, Clock: 8000, PT: 101, Fmtp: "0-16"},
+	{Name: dtmfName, Clock: 48000, PT: 110, Fmtp: "0-16"},
 }
 
 // staticCodecs are the RFC 3551 payload types an SDP may use without rtpmap.
@@ -74,51 +83,102 @@ func warning(err error) string {
 	return err.Error()
 }
 
-// webrtcOffer is a browser's offer that passed the gateway's checks.
-type webrtcOffer struct {
-	SDP    string
+// Media directions (RFC 3264 6.1).
+const (
+	dirSendRecv = "sendrecv"
+	dirSendOnly = "sendonly"
+	dirRecvOnly = "recvonly"
+	dirInactive = "inactive"
+)
+
+// mirror is the direction that answers dir (RFC 3264 6.1).
+func mirror(dir string) string {
+	switch dir {
+	case dirSendOnly:
+		return dirRecvOnly
+	case dirRecvOnly:
+		return dirSendOnly
+	}
+	return dir
+}
+
+// direction reads the m-line's direction, then the session's, default
+// sendrecv.
+func direction(sd *sdp.SessionDescription, m *sdp.MediaDescription) string {
+	for _, attrs := range [][]sdp.Attribute{m.Attributes, sd.Attributes} {
+		for _, a := range attrs {
+			switch a.Key {
+			case dirSendRecv, dirSendOnly, dirRecvOnly, dirInactive:
+				return a.Key
+			}
+		}
+	}
+	return dirSendRecv
+}
+
+// offer is a caller's offer that passed the gateway's checks.
+type offer struct {
+	SDP    []byte
+	WebRTC bool    // UDP/TLS/RTP/SAVPF with ICE and DTLS, else plain RTP/AVP
 	Codecs []codec // the offer's codecs the gateway supports, in offer order, with the offer's PTs
+	DTMF   []codec // the offer's telephone-event formats
+	Dir    string
+	Plain  plainMedia // for a plain offer: where RTP goes
+}
+
+// common picks the offer's supported codecs and telephone-events.
+func common(m *sdp.MediaDescription) (audio, dtmf []codec) {
+	for _, c := range mediaCodecs(m) {
+		if c.isDTMF() {
+			for _, d := range dtmfCodecs {
+				if c.same(d) {
+					c.Name = d.Name
+					dtmf = append(dtmf, c)
+				}
+			}
+			continue
+		}
+		for _, s := range supportedCodecs {
+			if c.same(s) {
+				c.Name = s.Name
+				audio = append(audio, c)
+				break
+			}
+		}
+	}
+	return audio, dtmf
 }
 
 // parseWebRTCOffer checks a browser's offer: an audio m-line over
 // UDP/TLS/RTP/SAVPF, ICE credentials, a SHA-256 fingerprint (MD5/MD2 ones
 // are refused outright), no SDES a=crypto, and at least one codec in common.
-func parseWebRTCOffer(body []byte) (webrtcOffer, error) {
+// lax (weaken: sdp-checks) lets MD5 fingerprints and a=crypto through.
+func parseWebRTCOffer(body []byte, lax bool) (offer, error) {
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(body); err != nil {
-		return webrtcOffer{}, refuse(ErrSDPSyntax, "%v", err)
+		return offer{}, refuse(ErrSDPSyntax, "%v", err)
 	}
 	audio := firstAudio(&sd)
 	if audio == nil {
-		return webrtcOffer{}, refuse(ErrSDPNoAudio, "offer has no m=audio")
+		return offer{}, refuse(ErrSDPNoAudio, "offer has no m=audio")
 	}
 	if proto := strings.Join(audio.MediaName.Protos, "/"); proto != "UDP/TLS/RTP/SAVPF" {
-		return webrtcOffer{}, refuse(ErrSDPNotWebRTC, "audio proto is %q", proto)
+		return offer{}, refuse(ErrSDPNotWebRTC, "audio proto is %q", proto)
 	}
 	if err := checkICE(&sd, audio); err != nil {
-		return webrtcOffer{}, err
+		return offer{}, err
 	}
-	if err := checkFingerprints(&sd); err != nil {
-		return webrtcOffer{}, err
+	if err := checkFingerprints(&sd, lax); err != nil {
+		return offer{}, err
 	}
-	if hasAttr(&sd, "crypto") {
-		return webrtcOffer{}, refuse(ErrSDPCrypto, "offer carries a=crypto")
+	if hasAttr(&sd, "crypto") && !lax {
+		return offer{}, refuse(ErrSDPCrypto, "offer carries a=crypto")
 	}
-	offered := mediaCodecs(audio)
-	var common []codec
-	for _, c := range offered {
-		for _, s := range supportedCodecs {
-			if c.same(s) {
-				c.Name = s.Name
-				common = append(common, c)
-				break
-			}
-		}
+	codecs, dtmf := common(audio)
+	if len(codecs) == 0 {
+		return offer{}, refuse(ErrSDPNoCodec, "none of opus/48000/2, PCMU/8000, PCMA/8000 offered")
 	}
-	if len(common) == 0 {
-		return webrtcOffer{}, refuse(ErrSDPNoCodec, "none of opus/48000/2, PCMU/8000, PCMA/8000 offered")
-	}
-	return webrtcOffer{SDP: string(body), Codecs: common}, nil
+	return offer{SDP: body, WebRTC: true, Codecs: codecs, DTMF: dtmf, Dir: direction(&sd, audio)}, nil
 }
 
 func firstAudio(sd *sdp.SessionDescription) *sdp.MediaDescription {
@@ -179,7 +239,8 @@ func iceChars(s string, minLen, maxLen int) bool {
 
 // checkFingerprints wants one well-formed sha-256 fingerprint and refuses
 // MD5/MD2 ones anywhere (pion would accept them; CONFORMANCE.md says no).
-func checkFingerprints(sd *sdp.SessionDescription) error {
+// lax accepts an offer whose only fingerprints are MD5/MD2 or SHA-1.
+func checkFingerprints(sd *sdp.SessionDescription, lax bool) error {
 	var values []string
 	collect := func(attrs []sdp.Attribute) {
 		for _, a := range attrs {
@@ -197,7 +258,12 @@ func checkFingerprints(sd *sdp.SessionDescription) error {
 		hash, digest, _ := strings.Cut(strings.TrimSpace(v), " ")
 		switch strings.ToLower(hash) {
 		case "md5", "md2":
-			return refuse(ErrSDPFingerprint, "%s fingerprint refused", hash)
+			if !lax {
+				return refuse(ErrSDPFingerprint, "%s fingerprint refused", hash)
+			}
+			found = true
+		case "sha-1":
+			found = found || lax
 		case "sha-256":
 			raw, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(digest), ":", ""))
 			if err != nil || len(raw) != 32 {
@@ -271,77 +337,70 @@ func parseRtpmap(s string) (codec, bool) {
 	return c, true
 }
 
-// phoneOffer renders the plain RTP/AVP offer sent to a phone: the codecs
-// (with the browser's payload types), no ICE, DTLS or rtcp-fb attributes.
-func phoneOffer(ip net.IP, port int, codecs []codec, sessionID uint64) []byte {
-	var b strings.Builder
-	line := func(format string, args ...any) {
-		fmt.Fprintf(&b, format, args...)
-		b.WriteString("\r\n")
-	}
-	line("v=0")
-	line("o=gauntlet %d %d IN IP4 %s", sessionID, sessionID, ip)
-	line("s=gauntlet")
-	line("c=IN IP4 %s", ip)
-	line("t=0 0")
-	pts := make([]string, len(codecs))
-	for i, c := range codecs {
-		pts[i] = strconv.Itoa(int(c.PT))
-	}
-	line("m=audio %d RTP/AVP %s", port, strings.Join(pts, " "))
-	for _, c := range codecs {
-		line("a=rtpmap:%d %s", c.PT, c)
-		if c.Fmtp != "" {
-			line("a=fmtp:%d %s", c.PT, c.Fmtp)
+// chosen is what an answer picked: the audio codec and the telephone-event
+// of the same rate, if both sides have one, each with the answerer's PT.
+type chosen struct {
+	Audio codec
+	DTMF  *codec
+}
+
+// pick returns the answer's first format that is one of offered (with the
+// answer's PT) and the telephone-event at its rate, if offered and answered.
+func pick(m *sdp.MediaDescription, offered, offeredDTMF []codec) (chosen, bool) {
+	answered := mediaCodecs(m)
+	var ch chosen
+	found := false
+	for _, c := range answered {
+		if c.isDTMF() {
+			continue
 		}
-	}
-	line("a=sendrecv")
-	return []byte(b.String())
-}
-
-// phoneAnswer is what the gateway takes from a phone's RTP/AVP answer.
-type phoneAnswer struct {
-	Addr    *net.UDPAddr // where the phone wants RTP
-	Phone   codec        // the chosen codec with the phone's payload type
-	Browser codec        // the same codec with the browser's payload type
-}
-
-// parsePhoneAnswer reads a phone's answer to phoneOffer: the first answered
-// format that is one of offered wins.
-func parsePhoneAnswer(body []byte, offered []codec) (phoneAnswer, error) {
-	var sd sdp.SessionDescription
-	if err := sd.Unmarshal(body); err != nil {
-		return phoneAnswer{}, refuse(ErrSDPSyntax, "%v", err)
-	}
-	audio := firstAudio(&sd)
-	if audio == nil {
-		return phoneAnswer{}, refuse(ErrSDPNoAudio, "answer has no m=audio")
-	}
-	if proto := strings.Join(audio.MediaName.Protos, "/"); proto != "RTP/AVP" {
-		return phoneAnswer{}, refuse(ErrSDPNotRTPAVP, "audio proto is %q", proto)
-	}
-	port := audio.MediaName.Port.Value
-	if port <= 0 || port > 65535 {
-		return phoneAnswer{}, refuse(ErrSDPNoConnection, "audio port %d", port)
-	}
-	conn := audio.ConnectionInformation
-	if conn == nil {
-		conn = sd.ConnectionInformation
-	}
-	if conn == nil || conn.Address == nil || conn.NetworkType != "IN" || conn.AddressType != "IP4" {
-		return phoneAnswer{}, refuse(ErrSDPNoConnection, "no IN IP4 c= line")
-	}
-	ip := net.ParseIP(conn.Address.Address).To4()
-	if ip == nil || ip.IsUnspecified() {
-		return phoneAnswer{}, refuse(ErrSDPNoConnection, "c= address %q is not a usable IPv4 address", conn.Address.Address)
-	}
-	for _, c := range mediaCodecs(audio) {
 		for _, o := range offered {
 			if c.same(o) {
-				c.Name = o.Name
-				return phoneAnswer{Addr: &net.UDPAddr{IP: ip, Port: port}, Phone: c, Browser: o}, nil
+				c.Name, found = o.Name, true
+				break
+			}
+		}
+		if found {
+			ch.Audio = c
+			break
+		}
+	}
+	if !found {
+		return chosen{}, false
+	}
+	ch.DTMF = dtmfAt(answered, ch.Audio.Clock, offeredDTMF)
+	return ch, true
+}
+
+// dtmfAt returns the telephone-event among formats at clock, if offered too.
+func dtmfAt(formats []codec, clock uint32, offered []codec) *codec {
+	for _, c := range formats {
+		if !c.isDTMF() || c.Clock != clock {
+			continue
+		}
+		for _, o := range offered {
+			if c.same(o) {
+				c.Name = dtmfName
+				return &c
 			}
 		}
 	}
-	return phoneAnswer{}, refuse(ErrSDPNoCodec, "answer picks no offered codec")
+	return nil
+}
+
+// inOfferSpace returns ch with the offer's payload types (the answer may
+// have used others for the same codecs).
+func (ch chosen) inOfferSpace(offered, offeredDTMF []codec) chosen {
+	out := ch
+	for _, o := range offered {
+		if o.same(ch.Audio) {
+			out.Audio = o
+			break
+		}
+	}
+	out.DTMF = nil
+	if ch.DTMF != nil {
+		out.DTMF = dtmfAt(offeredDTMF, ch.Audio.Clock, offeredDTMF)
+	}
+	return out
 }

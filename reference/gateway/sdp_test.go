@@ -74,7 +74,7 @@ func TestParseWebRTCOffer(t *testing.T) {
 		{"no common codec", replace("m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126", "m=audio 9 UDP/TLS/RTP/SAVPF 9 13"), ErrSDPNoCodec},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			offer, err := parseWebRTCOffer([]byte(tc.edit(browserOffer)))
+			offer, err := parseWebRTCOffer([]byte(tc.edit(browserOffer)), false)
 			if tc.err != nil {
 				var se *sdpError
 				if !errors.Is(err, tc.err) || !errors.As(err, &se) {
@@ -96,6 +96,16 @@ func TestParseWebRTCOffer(t *testing.T) {
 			if offer.Codecs[0].Fmtp != "minptime=10;useinbandfec=1" {
 				t.Fatalf("opus fmtp = %q", offer.Codecs[0].Fmtp)
 			}
+			var dtmf []string
+			for _, c := range offer.DTMF {
+				dtmf = append(dtmf, fmt.Sprintf("%s@%d", c, c.PT))
+			}
+			if want := []string{"telephone-event/48000@110", "telephone-event/8000@126"}; !slices.Equal(dtmf, want) {
+				t.Fatalf("telephone-events = %v, want %v", dtmf, want)
+			}
+			if !offer.WebRTC || offer.Dir != dirSendRecv {
+				t.Fatalf("WebRTC %v, direction %q", offer.WebRTC, offer.Dir)
+			}
 		})
 	}
 }
@@ -105,7 +115,7 @@ func TestPhoneOffer(t *testing.T) {
 		{Name: "opus", Clock: 48000, Channels: 2, PT: 111, Fmtp: "minptime=10;useinbandfec=1"},
 		{Name: "PCMU", Clock: 8000, PT: 0},
 	}
-	raw := phoneOffer(net.IPv4(127, 0, 0, 1), 40000, codecs, 42)
+	raw := plainSDP(net.IPv4(127, 0, 0, 1), 40000, codecs, dirSendOnly, 42, 1)
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(raw); err != nil {
 		t.Fatalf("phoneOffer does not parse: %v\n%s", err, raw)
@@ -127,6 +137,31 @@ func TestPhoneOffer(t *testing.T) {
 	}
 	if got, want := codecsOf(t, raw), []string{"opus/48000/2", "PCMU/8000"}; !slices.Equal(got, want) {
 		t.Errorf("rtpmaps %v, want %v", got, want)
+	}
+	if got := direction(&sd, m); got != dirSendOnly {
+		t.Errorf("direction %q, want sendonly", got)
+	}
+}
+
+// Weaken sdp-checks lets an MD5-only fingerprint and SDES through.
+func TestParseWebRTCOfferLax(t *testing.T) {
+	md5 := strings.Replace(browserOffer, "a=fingerprint:sha-256 "+strings.Repeat("AB:", 31)+"AB", "a=fingerprint:md5 "+strings.Repeat("AB:", 15)+"AB", 1)
+	crypto := strings.Replace(browserOffer, "a=setup:actpass", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VtY3RsKCkpIHsK\r\na=setup:actpass", 1)
+	for name, o := range map[string]string{"md5": md5, "crypto": crypto} {
+		if _, err := parseWebRTCOffer([]byte(o), false); err == nil {
+			t.Errorf("%s: strict parse accepted it", name)
+		}
+		if _, err := parseWebRTCOffer([]byte(o), true); err != nil {
+			t.Errorf("%s: lax parse: %v", name, err)
+		}
+	}
+}
+
+func TestMirror(t *testing.T) {
+	for in, want := range map[string]string{dirSendRecv: dirSendRecv, dirSendOnly: dirRecvOnly, dirRecvOnly: dirSendOnly, dirInactive: dirInactive} {
+		if got := mirror(in); got != want {
+			t.Errorf("mirror(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
 
@@ -176,7 +211,7 @@ func TestParsePhoneAnswer(t *testing.T) {
 		{"garbage", []byte("v=1"), ErrSDPSyntax, "", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parsePhoneAnswer(tc.body, offered)
+			got, err := parsePlainAnswer(tc.body, offered, nil)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("err = %v, want %v", err, tc.err)
@@ -186,8 +221,9 @@ func TestParsePhoneAnswer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Addr.String() != tc.addr || got.Phone.PT != tc.phonePT || got.Browser.PT != tc.browserP {
-				t.Fatalf("got %s phone PT %d browser PT %d, want %s %d %d", got.Addr, got.Phone.PT, got.Browser.PT, tc.addr, tc.phonePT, tc.browserP)
+			ours := got.Chosen.inOfferSpace(offered, nil)
+			if got.Media.Addr.String() != tc.addr || got.Chosen.Audio.PT != tc.phonePT || ours.Audio.PT != tc.browserP {
+				t.Fatalf("got %s phone PT %d browser PT %d, want %s %d %d", got.Media.Addr, got.Chosen.Audio.PT, ours.Audio.PT, tc.addr, tc.phonePT, tc.browserP)
 			}
 		})
 	}

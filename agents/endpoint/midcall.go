@@ -1,0 +1,206 @@
+package endpoint
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gauntlet-rtc/gauntlet/agents/peer"
+	"github.com/gauntlet-rtc/gauntlet/agents/sipua"
+	"github.com/pion/sdp/v3"
+)
+
+// ErrNotConnected is returned by mid-call actions on a leg without a dialog.
+var ErrNotConnected = errors.New("endpoint: the leg has no call")
+
+// Hold puts the call on hold (RFC 3264 8.4): a re-INVITE offering
+// a=sendonly. This leg goes on sending; the far end's audio stops.
+func (l *Leg) Hold(ctx context.Context) error { return l.redirect(ctx, "sendonly") }
+
+// Unhold takes the call off hold: a re-INVITE offering a=sendrecv.
+func (l *Leg) Unhold(ctx context.Context) error { return l.redirect(ctx, "sendrecv") }
+
+func (l *Leg) redirect(ctx context.Context, dir string) error {
+	l.mu.Lock()
+	dlg, local := l.dialog, l.local
+	l.mu.Unlock()
+	if dlg == nil || local == nil {
+		return ErrNotConnected
+	}
+	offer, err := setDirection(local, dir)
+	if err != nil {
+		return err
+	}
+	if _, err := dlg.ReInvite(ctx, offer); err != nil {
+		return fmt.Errorf("endpoint: %s re-INVITE: %w", dir, err)
+	}
+	return nil
+}
+
+// RestartICE restarts ICE on a WebRTC leg (RFC 8445 9): a re-INVITE with
+// new ICE credentials and candidates; media resumes over the new pair.
+func (l *Leg) RestartICE(ctx context.Context) error {
+	l.mu.Lock()
+	dlg, sess, before := l.dialog, l.sess, l.remote
+	l.mu.Unlock()
+	p, ok := sess.(*peer.Peer)
+	if dlg == nil || !ok {
+		return fmt.Errorf("%w (or not a WebRTC leg)", ErrNotConnected)
+	}
+	offer, err := p.RestartOffer(ctx)
+	if err != nil {
+		return err
+	}
+	answer, err := dlg.ReInvite(ctx, offer)
+	if err != nil {
+		return fmt.Errorf("endpoint: ICE restart re-INVITE: %w", err)
+	}
+	if u := iceUfrag(answer); u == "" || u == iceUfrag(before) {
+		return fmt.Errorf("%w: the answer keeps ice-ufrag %q: the far end did not restart ICE", ErrRestart, u)
+	}
+	if err := p.SetRestartAnswer(answer); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.local, l.remote = offer, answer
+	l.mu.Unlock()
+	return nil
+}
+
+// ErrRestart is returned by RestartICE when the far end's answer is no
+// ICE restart (RFC 8839 4.4.1.1.2: new ufrag and pwd).
+var ErrRestart = errors.New("endpoint: ICE restart refused")
+
+// iceUfrag is the first a=ice-ufrag of an SDP.
+func iceUfrag(raw []byte) string {
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// Transfer asks the far end, by REFER, to connect the other party of the
+// call to target (a blind transfer), and waits for the outcome the far end
+// NOTIFYs: nil when the target answered (the far end then ends this leg's
+// dialog), else why not.
+func (l *Leg) Transfer(ctx context.Context, target string) error {
+	l.mu.Lock()
+	dlg := l.dialog
+	l.mu.Unlock()
+	if dlg == nil {
+		return ErrNotConnected
+	}
+	if err := dlg.Refer(ctx, target); err != nil {
+		return fmt.Errorf("endpoint: REFER: %w", err)
+	}
+	for {
+		select {
+		case frag := <-dlg.Notifies():
+			line, _, _ := strings.Cut(strings.TrimSpace(string(frag)), "\r\n")
+			var code int
+			if _, err := fmt.Sscanf(line, "SIP/2.0 %d", &code); err != nil || code < 200 {
+				continue
+			}
+			if code >= 300 {
+				return fmt.Errorf("endpoint: transfer to %s failed: %s", target, line)
+			}
+			return nil
+		case <-dlg.Done():
+			return fmt.Errorf("endpoint: transfer to %s: the dialog ended first: %w", target, dlg.Err())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// answerReInvites lets a plain-RTP leg take the far end's hold and unhold:
+// the answer is its own SDP with the mirrored direction.
+func (l *Leg) answerReInvites(dlg *sipua.Dialog) {
+	if l.e.cfg.Kind != KindSIP || dlg == nil {
+		return
+	}
+	dlg.OnReInvite(func(offer []byte) ([]byte, error) {
+		l.mu.Lock()
+		local := l.local
+		l.mu.Unlock()
+		return setDirection(local, mirror(sdpDirection(offer)))
+	})
+}
+
+var directions = []string{"sendrecv", "sendonly", "recvonly", "inactive"}
+
+// setDirection returns sdpText with its audio direction set to dir.
+func setDirection(raw []byte, dir string) ([]byte, error) {
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(raw); err != nil {
+		return nil, fmt.Errorf("endpoint: our own SDP: %w", err)
+	}
+	for _, m := range sd.MediaDescriptions {
+		if m.MediaName.Media != "audio" {
+			continue
+		}
+		kept := m.Attributes[:0]
+		for _, a := range m.Attributes {
+			if !isDirection(a.Key) {
+				kept = append(kept, a)
+			}
+		}
+		m.Attributes = append(kept, sdp.NewPropertyAttribute(dir))
+	}
+	kept := sd.Attributes[:0]
+	for _, a := range sd.Attributes {
+		if !isDirection(a.Key) {
+			kept = append(kept, a)
+		}
+	}
+	sd.Attributes = kept
+	sd.Origin.SessionVersion++
+	return sd.Marshal()
+}
+
+func isDirection(key string) bool {
+	for _, d := range directions {
+		if key == d {
+			return true
+		}
+	}
+	return false
+}
+
+// sdpDirection reads an SDP's audio direction (default sendrecv).
+func sdpDirection(raw []byte) string {
+	var sd sdp.SessionDescription
+	if sd.Unmarshal(raw) != nil {
+		return "sendrecv"
+	}
+	for _, m := range sd.MediaDescriptions {
+		for _, a := range m.Attributes {
+			if isDirection(a.Key) {
+				return a.Key
+			}
+		}
+	}
+	for _, a := range sd.Attributes {
+		if isDirection(a.Key) {
+			return a.Key
+		}
+	}
+	if bytes.Contains(raw, []byte("c=IN IP4 0.0.0.0")) {
+		return "inactive"
+	}
+	return "sendrecv"
+}
+
+func mirror(dir string) string {
+	switch dir {
+	case "sendonly":
+		return "recvonly"
+	case "recvonly":
+		return "sendonly"
+	}
+	return dir
+}

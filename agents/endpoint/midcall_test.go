@@ -1,0 +1,96 @@
+package endpoint
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gauntlet-rtc/gauntlet/agents/media"
+	"github.com/pion/rtp"
+)
+
+const plainSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+	"m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
+
+func TestSetDirection(t *testing.T) {
+	for _, dir := range []string{"sendonly", "recvonly", "inactive", "sendrecv"} {
+		out, err := setDirection([]byte(plainSDP), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sdpDirection(out); got != dir {
+			t.Errorf("set %s: reads back %s:\n%s", dir, got, out)
+		}
+		if n := strings.Count(string(out), "a=send") + strings.Count(string(out), "a=recv") + strings.Count(string(out), "a=inactive"); n != 1 {
+			t.Errorf("set %s: %d direction attributes", dir, n)
+		}
+	}
+	if got := sdpDirection([]byte(strings.Replace(plainSDP, "a=sendrecv\r\n", "", 1))); got != "sendrecv" {
+		t.Errorf("no attribute reads as %s, want sendrecv", got)
+	}
+	for in, want := range map[string]string{"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive", "sendrecv": "sendrecv"} {
+		if got := mirror(in); got != want {
+			t.Errorf("mirror(%s) = %s", in, got)
+		}
+	}
+}
+
+func TestTelephoneEvent(t *testing.T) {
+	if got := tePT([]byte(plainSDP), 8000); got != 101 {
+		t.Errorf("tePT 8000 = %d, want 101", got)
+	}
+	if got := tePT([]byte(plainSDP), 48000); got != -1 {
+		t.Errorf("tePT 48000 = %d, want -1", got)
+	}
+	e := &Endpoint{cfg: Config{DTMF: true, Codecs: []media.Codec{media.Opus, media.PCMU}}}
+	var names []string
+	for _, c := range e.offerCodecs() {
+		names = append(names, c.String())
+	}
+	if got := strings.Join(names, " "); got != "opus/48000/2 PCMU/8000 telephone-event/48000 telephone-event/8000" {
+		t.Errorf("offer codecs %s", got)
+	}
+	answer := strings.Replace(strings.Replace(plainSDP, " 0 101", " 0", 1), "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n", "", 1)
+	got := e.answerDTMF([]byte(answer), []byte(plainSDP), media.PCMU)
+	if tePT(got, 8000) != 101 {
+		t.Errorf("answer without the offer's telephone-event:\n%s", got)
+	}
+	e.cfg.DTMF = false
+	if got := e.answerDTMF([]byte(answer), []byte(plainSDP), media.PCMU); string(got) != answer {
+		t.Error("answer changed with DTMF off")
+	}
+}
+
+// Audio and events share one sequence space once renumbered.
+func TestRTPOutRenumbers(t *testing.T) {
+	var seqs []uint16
+	o := &rtpOut{send: func(p *rtp.Packet) error { seqs = append(seqs, p.SequenceNumber); return nil }}
+	for i := range 3 {
+		if err := o.write(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(500 + i), Timestamp: uint32(160 * i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.writeLocked(&rtp.Packet{Header: rtp.Header{PayloadType: 101}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.write(&rtp.Packet{Header: rtp.Header{SequenceNumber: 503, Timestamp: 480}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []uint16{500, 501, 502, 503, 504}
+	for i := range want {
+		if seqs[i] != want[i] {
+			t.Fatalf("sequence numbers %v, want %v", seqs, want)
+		}
+	}
+	if o.lastTS != 480 {
+		t.Errorf("last audio timestamp %d", o.lastTS)
+	}
+}
+
+func TestICEUfrag(t *testing.T) {
+	if got := iceUfrag([]byte("v=0\r\na=ice-ufrag:Ab+/\r\na=ice-pwd:x\r\n")); got != "Ab+/" {
+		t.Errorf("iceUfrag = %q", got)
+	}
+	if got := iceUfrag([]byte(plainSDP)); got != "" {
+		t.Errorf("iceUfrag of plain SDP = %q", got)
+	}
+}

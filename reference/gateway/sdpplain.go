@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// plainMedia is where a plain RTP/AVP party wants RTP: nil Addr when it
+// holds the call with c=0.0.0.0 (RFC 2543 style).
+type plainMedia struct {
+	Addr *net.UDPAddr
+}
+
+// readPlain reads the audio m-line of an RTP/AVP description: transport,
+// connection address and port, direction. A c=0.0.0.0 or port 0 is a hold
+// with no address when hold is allowed (re-INVITEs), else refused.
+func readPlain(body []byte, hold bool) (*sdp.SessionDescription, *sdp.MediaDescription, plainMedia, string, error) {
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err != nil {
+		return nil, nil, plainMedia{}, "", refuse(ErrSDPSyntax, "%v", err)
+	}
+	audio := firstAudio(&sd)
+	if audio == nil {
+		return nil, nil, plainMedia{}, "", refuse(ErrSDPNoAudio, "no m=audio")
+	}
+	if proto := strings.Join(audio.MediaName.Protos, "/"); proto != "RTP/AVP" {
+		return nil, nil, plainMedia{}, "", refuse(ErrSDPNotRTPAVP, "audio proto is %q", proto)
+	}
+	dir := direction(&sd, audio)
+	port := audio.MediaName.Port.Value
+	if port < 0 || port > 65535 || (port == 0 && !hold) {
+		return nil, nil, plainMedia{}, "", refuse(ErrSDPNoConnection, "audio port %d", port)
+	}
+	conn := audio.ConnectionInformation
+	if conn == nil {
+		conn = sd.ConnectionInformation
+	}
+	if conn == nil || conn.Address == nil || conn.NetworkType != "IN" || conn.AddressType != "IP4" {
+		return nil, nil, plainMedia{}, "", refuse(ErrSDPNoConnection, "no IN IP4 c= line")
+	}
+	ip := net.ParseIP(conn.Address.Address).To4()
+	switch {
+	case ip == nil:
+		return nil, nil, plainMedia{}, "", refuse(ErrSDPNoConnection, "c= address %q is not an IPv4 address", conn.Address.Address)
+	case ip.IsUnspecified() || port == 0:
+		if !hold {
+			return nil, nil, plainMedia{}, "", refuse(ErrSDPNoConnection, "c= address %q is not usable", conn.Address.Address)
+		}
+		if dir == dirSendRecv {
+			dir = dirInactive
+		}
+		return &sd, audio, plainMedia{}, dir, nil
+	}
+	return &sd, audio, plainMedia{Addr: &net.UDPAddr{IP: ip, Port: port}}, dir, nil
+}
+
+// parsePlainOffer checks a phone's RTP/AVP offer (SDES and DTLS are not
+// spoken toward the phone side).
+func parsePlainOffer(body []byte) (offer, error) {
+	_, audio, media, dir, err := readPlain(body, false)
+	if err != nil {
+		return offer{}, err
+	}
+	codecs, dtmf := common(audio)
+	if len(codecs) == 0 {
+		return offer{}, refuse(ErrSDPNoCodec, "none of opus/48000/2, PCMU/8000, PCMA/8000 offered")
+	}
+	return offer{SDP: body, Codecs: codecs, DTMF: dtmf, Dir: dir, Plain: media}, nil
+}
+
+// plainAnswer is what the gateway takes from a phone's RTP/AVP answer.
+type plainAnswer struct {
+	Media  plainMedia
+	Chosen chosen // with the phone's payload types
+	Dir    string
+}
+
+// parsePlainAnswer reads a phone's answer to an offer of offered: the first
+// answered format that is one of offered wins.
+func parsePlainAnswer(body []byte, offered, offeredDTMF []codec) (plainAnswer, error) {
+	_, audio, media, dir, err := readPlain(body, false)
+	if err != nil {
+		return plainAnswer{}, err
+	}
+	ch, ok := pick(audio, offered, offeredDTMF)
+	if !ok {
+		return plainAnswer{}, refuse(ErrSDPNoCodec, "answer picks no offered codec")
+	}
+	return plainAnswer{Media: media, Chosen: ch, Dir: dir}, nil
+}
+
+// plainSDP renders a plain RTP/AVP offer or answer toward a phone: the
+// codecs and telephone-events with their payload types, the direction, and
+// no ICE, DTLS, rtcp-fb or SDES attributes. version is the o= version.
+func plainSDP(ip net.IP, port int, codecs []codec, dir string, sessionID, version uint64) []byte {
+	var b strings.Builder
+	line := func(format string, args ...any) {
+		fmt.Fprintf(&b, format, args...)
+		b.WriteString("\r\n")
+	}
+	line("v=0")
+	line("o=gauntlet %d %d IN IP4 %s", sessionID, version, ip)
+	line("s=gauntlet")
+	line("c=IN IP4 %s", ip)
+	line("t=0 0")
+	pts := make([]string, len(codecs))
+	for i, c := range codecs {
+		pts[i] = strconv.Itoa(int(c.PT))
+	}
+	line("m=audio %d RTP/AVP %s", port, strings.Join(pts, " "))
+	for _, c := range codecs {
+		line("a=rtpmap:%d %s", c.PT, c)
+		if c.Fmtp != "" {
+			line("a=fmtp:%d %s", c.PT, c.Fmtp)
+		}
+	}
+	line("a=ptime:20")
+	line("a=%s", dir)
+	return []byte(b.String())
+}
+
+// withDTMF returns the audio codecs followed by the telephone-events.
+func withDTMF(audio []codec, dtmf []codec) []codec {
+	out := append([]codec(nil), audio...)
+	return append(out, dtmf...)
+}
+
+// chosenCodecs is ch as a format list.
+func (ch chosen) codecs() []codec {
+	out := []codec{ch.Audio}
+	if ch.DTMF != nil {
+		out = append(out, *ch.DTMF)
+	}
+	return out
+}

@@ -1,0 +1,74 @@
+package reference
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gauntlet-rtc/gauntlet/reference/turn"
+)
+
+// restTTL is the lifetime the target file asks TURN REST credentials for.
+const restTTL = "24h"
+
+func (r *Reference) startTURN(ctx context.Context) error {
+	cfg := *r.cfg.TURN
+	if cfg.Logger == nil {
+		cfg.Logger = r.cfg.Logger
+	}
+	srv, err := turn.New(cfg)
+	if err != nil {
+		return fmt.Errorf("reference: %w", err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("reference: %w", err)
+	}
+	r.turn = srv
+	return nil
+}
+
+// TURN returns the running TURN relay, nil when not configured.
+func (r *Reference) TURN() *turn.Server { return r.turn }
+
+// writeTURN renders the target file's turn section:
+//
+//	turn:
+//	  servers:
+//	    - urls: ["turn:127.0.0.1:P?transport=udp", ..., "turns:127.0.0.1:P?transport=tcp"]
+//	      tls_ca: |            # PEM the turns: listeners' certificate chains to
+//	        -----BEGIN CERTIFICATE-----
+//	  credentials:
+//	    rest: {secret: "...", ttl: 24h}              # TURN REST shared secret, or
+//	    static: {username: "...", password: "..."}   # a long-term user
+func (r *Reference) writeTURN(b *strings.Builder) {
+	if r.turn == nil {
+		return
+	}
+	cfg := r.turn.Config()
+	b.WriteString("turn:\n  servers:\n")
+	urls := r.turn.URLs()
+	quoted := make([]string, len(urls))
+	for i, u := range urls {
+		quoted[i] = strconv.Quote(u)
+	}
+	fmt.Fprintf(b, "    - urls: [%s]\n", strings.Join(quoted, ", "))
+	if pem := strings.TrimSpace(string(r.turn.CertificatePEM())); pem != "" {
+		b.WriteString("      tls_ca: |\n")
+		for _, line := range strings.Split(pem, "\n") {
+			b.WriteString("        " + line + "\n")
+		}
+	}
+	b.WriteString("  credentials:\n")
+	if len(cfg.Secrets) > 0 {
+		fmt.Fprintf(b, "    rest: {secret: %s, ttl: %s}\n", strconv.Quote(cfg.Secrets[0]), restTTL)
+		return
+	}
+	users := make([]string, 0, len(cfg.Users))
+	for u := range cfg.Users {
+		users = append(users, u)
+	}
+	sort.Strings(users)
+	fmt.Fprintf(b, "    static: {username: %s, password: %s}\n", strconv.Quote(users[0]), strconv.Quote(cfg.Users[users[0]]))
+}
