@@ -60,6 +60,7 @@ type RunInfo struct {
 	Warnings    []string  // for the console and the reports
 	PacingLag   media.Lag
 	CPU         float64 // share of GOMAXPROCS CPUs the process used over the run
+	Saturated   bool    // the load generator itself ran short (see Warnings)
 }
 
 // Run executes the scenario against the target: it brings up every virtual
@@ -125,12 +126,14 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 	info.PacingLag = clock.Lag()
 	info.CPU = cpuShare(processCPU()-cpu0, info.End.Sub(info.Start))
 	if info.CPU > cpuWarnShare {
+		info.Saturated = true
 		info.Warnings = append(info.Warnings, fmt.Sprintf(
 			"the load generator used %.0f%% of its %d CPUs over the run: its own scheduling may show in setup, jitter and delay figures (use fewer calls per machine)",
 			info.CPU*100, runtime.GOMAXPROCS(0)))
 	}
 	if w := lagWarning(info.PacingLag); w != "" {
 		info.Warnings = append(info.Warnings, w)
+		info.Saturated = true
 	}
 	if cfg.Progress != nil {
 		p := r.snapshot()

@@ -5,7 +5,6 @@ import (
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/reports"
-	"github.com/gauntlet-rtc/gauntlet/reports/emodel"
 )
 
 // LegReport is what one leg of a call saw.
@@ -138,7 +137,8 @@ func direction(name string, rx, tx LegReport) reports.Direction {
 	if last := rx.Recv.LastArrival; !last.IsZero() && rx.End.After(last) {
 		d.LongestGapMS = max(d.LongestGapMS, ms(rx.End.Sub(last)))
 	}
-	d.MOS = mos(tx.Codec, d)
+	d = media.WithRTCP(d, tx.Media.RTCP)
+	d.MOS = media.MOS(tx.Codec, d)
 	return d
 }
 
@@ -151,16 +151,4 @@ func failed(r reports.Result, cause string, err error) reports.Result {
 		r.Error = err.Error()
 	}
 	return r
-}
-
-// mos applies the E-model to one direction; 0 when nothing arrived.
-func mos(c media.Codec, d reports.Direction) float64 {
-	if d.Received == 0 {
-		return 0
-	}
-	model, ok := emodel.Lookup(c.RTPMap())
-	if !ok {
-		return 0
-	}
-	return model.MOS(emodel.Input{LossPct: d.LossPct, DelayMS: d.DelayMS})
 }

@@ -101,6 +101,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	meta.DurationMS = float64(info.End.Sub(info.Start)) / float64(time.Millisecond)
 	meta.Interrupted = info.Interrupted
 	meta.Warnings = info.Warnings
+	if f.target == "" && info.Saturated {
+		meta.Warnings = append(meta.Warnings, "the embedded reference runs in this process and competes with the agents for CPU and scheduling; "+
+			"for load figures, run `gauntlet reference` in its own process (or on its own machine) and point --target at it")
+	}
 	sum.SetMeta(meta)
 	summary := sum.Summary()
 	if err := reports.WriteAll(dir, summary); err != nil {
