@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -65,4 +66,19 @@ func PickCodec(theirs, ours []Codec) (Codec, bool) {
 		}
 	}
 	return Codec{}, false
+}
+
+// AudioSection parses a session description and returns it with its first
+// audio m-line, or an error saying why there is none.
+func AudioSection(b []byte) (*sdp.SessionDescription, *sdp.MediaDescription, error) {
+	var s sdp.SessionDescription
+	if err := s.Unmarshal(b); err != nil {
+		return nil, nil, err
+	}
+	for _, md := range s.MediaDescriptions {
+		if md.MediaName.Media == "audio" {
+			return &s, md, nil
+		}
+	}
+	return nil, nil, errors.New("no audio m-line")
 }

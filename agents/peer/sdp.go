@@ -111,19 +111,9 @@ type remoteDesc struct {
 // parseSDP reads the first audio m-line of a DTLS-SRTP description, strictly
 // enough to fail clearly.
 func parseSDP(b []byte) (remoteDesc, error) {
-	var s sdp.SessionDescription
-	if err := s.Unmarshal(b); err != nil {
+	s, m, err := media.AudioSection(b)
+	if err != nil {
 		return remoteDesc{}, fmt.Errorf("%w: %w", ErrSDP, err)
-	}
-	var m *sdp.MediaDescription
-	for _, md := range s.MediaDescriptions {
-		if md.MediaName.Media == "audio" {
-			m = md
-			break
-		}
-	}
-	if m == nil {
-		return remoteDesc{}, fmt.Errorf("%w: no audio m-line", ErrSDP)
 	}
 	if m.MediaName.Port.Value == 0 {
 		return remoteDesc{}, fmt.Errorf("%w: audio m-line rejected (port 0)", ErrSDP)

@@ -77,19 +77,9 @@ type remoteDesc struct {
 
 // parseSDP reads the first audio m-line of a plain RTP description.
 func parseSDP(b []byte) (remoteDesc, error) {
-	var s sdp.SessionDescription
-	if err := s.Unmarshal(b); err != nil {
+	s, m, err := media.AudioSection(b)
+	if err != nil {
 		return remoteDesc{}, fmt.Errorf("%w: %w", ErrSDP, err)
-	}
-	var m *sdp.MediaDescription
-	for _, md := range s.MediaDescriptions {
-		if md.MediaName.Media == "audio" {
-			m = md
-			break
-		}
-	}
-	if m == nil {
-		return remoteDesc{}, fmt.Errorf("%w: no audio m-line", ErrSDP)
 	}
 	port := m.MediaName.Port.Value
 	if port <= 0 || port > 65535 {

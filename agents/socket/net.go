@@ -178,20 +178,28 @@ func (n *Net) listenPacket(ctx context.Context, lc *net.ListenConfig, network, a
 	return n.wrap(c, nil), nil
 }
 
+// localAddr checks that network is of proto ("udp" or "tcp") and turns a
+// requested local IP into the source address every socket binds to.
+func (n *Net) localAddr(network, proto string, ip net.IP) (string, net.IP, error) {
+	fam, err := n.family(network)
+	if err != nil || fam[:3] != proto {
+		return "", nil, fmt.Errorf("socket: listen %q: %w", network, transport.ErrNotSupported)
+	}
+	ip, err = n.bindIP(ip)
+	return fam, ip, err
+}
+
 // ListenUDP opens a UDP socket bound to the source address.
 func (n *Net) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	fam, err := n.family(network)
-	if err != nil || fam[:3] != "udp" {
-		return nil, fmt.Errorf("socket: listen %q: %w", network, transport.ErrNotSupported)
-	}
 	local := &net.UDPAddr{}
 	if laddr != nil {
-		local.Port = laddr.Port
-		local.IP = laddr.IP
+		local.IP, local.Port = laddr.IP, laddr.Port
 	}
-	if local.IP, err = n.bindIP(local.IP); err != nil {
+	fam, ip, err := n.localAddr(network, "udp", local.IP)
+	if err != nil {
 		return nil, err
 	}
+	local.IP = ip
 	c, err := net.ListenUDP(fam, local)
 	if err != nil {
 		return nil, err
@@ -201,18 +209,15 @@ func (n *Net) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, 
 
 // ListenTCP opens a TCP listener bound to the source address.
 func (n *Net) ListenTCP(network string, laddr *net.TCPAddr) (transport.TCPListener, error) {
-	fam, err := n.family(network)
-	if err != nil || fam[:3] != "tcp" {
-		return nil, fmt.Errorf("socket: listen %q: %w", network, transport.ErrNotSupported)
-	}
 	local := &net.TCPAddr{}
 	if laddr != nil {
-		local.Port = laddr.Port
-		local.IP = laddr.IP
+		local.IP, local.Port = laddr.IP, laddr.Port
 	}
-	if local.IP, err = n.bindIP(local.IP); err != nil {
+	fam, ip, err := n.localAddr(network, "tcp", local.IP)
+	if err != nil {
 		return nil, err
 	}
+	local.IP = ip
 	l, err := net.ListenTCP(fam, local)
 	if err != nil {
 		return nil, err
