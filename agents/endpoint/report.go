@@ -5,6 +5,7 @@ import (
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/reports"
+	"github.com/gauntlet-rtc/gauntlet/reports/emodel"
 )
 
 // LegReport is what one leg of a call saw.
@@ -138,8 +139,23 @@ func direction(name string, rx, tx LegReport) reports.Direction {
 		d.LongestGapMS = max(d.LongestGapMS, ms(rx.End.Sub(last)))
 	}
 	d = media.WithRTCP(d, tx.Media.RTCP)
-	d.MOS = media.MOS(tx.Codec, d)
+	d.MOS = networkMOS(tx.Codec, d)
 	return d
+}
+
+// networkMOS applies the E-model to one direction's network loss and
+// one-way delay; 0 when nothing arrived. The jitter-buffer model's
+// effective loss (late packets too) is recorded beside it, but MOS stays on
+// network loss until the ground-truth suite models the jitter buffer too.
+func networkMOS(c media.Codec, d reports.Direction) float64 {
+	if d.Received == 0 {
+		return 0
+	}
+	model, ok := emodel.Lookup(c.RTPMap())
+	if !ok {
+		return 0
+	}
+	return model.MOS(emodel.Input{LossPct: d.LossPct, DelayMS: d.DelayMS})
 }
 
 func failed(r reports.Result, cause string, err error) reports.Result {
