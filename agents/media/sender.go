@@ -21,6 +21,8 @@ type Sender struct {
 	ssrc  uint32
 
 	mu      sync.Mutex
+	origin  time.Time // first scheduled tick, and the RTP timestamp then
+	ts0     uint32
 	pkt     rtp.Packet
 	buf     []byte
 	counter uint32
@@ -46,7 +48,20 @@ func NewSender(c Codec, send func(*rtp.Packet) error) *Sender {
 
 // Tick sends one packet, marked with the current time; a send error is
 // counted and kept (Err). It lets a Sender run on the Clock.
-func (s *Sender) Tick(time.Time) { _ = s.SendAt(time.Now()) }
+// The RTP timestamp follows the scheduled time, as a real audio source's
+// sampling clock does: a tick the clock had to skip leaves a timestamp gap
+// rather than pulling every later packet's timestamp behind real time
+// (which a receiver would see as ever-growing transit, i.e. late packets).
+func (s *Sender) Tick(scheduled time.Time) {
+	s.mu.Lock()
+	if s.origin.IsZero() {
+		s.origin, s.ts0 = scheduled, s.pkt.Timestamp
+	} else if frames := scheduled.Sub(s.origin).Round(FrameDuration) / FrameDuration; frames > 0 {
+		s.pkt.Timestamp = s.ts0 + uint32(frames)*s.codec.FrameTicks
+	}
+	s.mu.Unlock()
+	_ = s.SendAt(time.Now())
+}
 
 // SendAt sends one packet whose mark carries send time now, and returns the
 // send function's error (also counted and kept, see Err).
