@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Better says which way a compared figure improves.
@@ -290,7 +291,11 @@ func compareFigure(r CompareRule, base, cand *Summary) CompareRow {
 	delta := *c - *b
 	tol := max(r.Abs, r.Rel*math.Abs(*b))
 	worse := (r.Better == BetterHigher) == (delta < 0)
+	nb, nc := percentileSamples(base, r.Metric), percentileSamples(cand, r.Metric)
 	switch {
+	case worse && math.Abs(delta) > tol && (nb < MinPercentileSamples || nc < MinPercentileSamples):
+		row.Change = ChangeNoise
+		row.Why = fmt.Sprintf("%s, but too few samples to tell (%d and %d; %d needed)", signed(delta), nb, nc, MinPercentileSamples)
 	case math.Abs(delta) <= tol:
 		row.Change = ChangeNoise
 		row.Why = fmt.Sprintf("%s within tolerance %s", signed(delta), tolText(r, tol))
@@ -443,4 +448,27 @@ func logChoose(n, k int) float64 {
 	b, _ := math.Lgamma(float64(k + 1))
 	c, _ := math.Lgamma(float64(n - k + 1))
 	return a - b - c
+}
+
+// MinPercentileSamples is how many samples a percentile needs on both sides
+// before a change in it can be called a regression: the p50 of two calls is
+// one call, and one slow call is not evidence.
+const MinPercentileSamples = 10
+
+// percentileSamples is the sample count behind a percentile metric
+// ("setup_ms.p50" -> setup_ms.n); a large number for other metrics.
+func percentileSamples(s *Summary, metric string) int {
+	switch {
+	case strings.HasPrefix(metric, "mos."):
+		return s.MOS.N
+	case strings.HasPrefix(metric, "setup_ms."):
+		return s.SetupMS.N
+	case strings.HasPrefix(metric, "media.loss_pct."):
+		return s.Media.LossPct.N
+	case strings.HasPrefix(metric, "media.jitter_ms."):
+		return s.Media.JitterMS.N
+	case strings.HasPrefix(metric, "media.delay_ms."):
+		return s.Media.DelayMS.N
+	}
+	return math.MaxInt
 }

@@ -171,7 +171,7 @@ func TestCompareRates(t *testing.T) {
 }
 
 func TestCompareFigures(t *testing.T) {
-	setup := func(p95 float64) *Summary { return &Summary{SetupMS: Dist{N: 1, P95: &p95}} }
+	setup := func(p95 float64) *Summary { return &Summary{SetupMS: Dist{N: 20, P95: &p95}} }
 	rule := CompareRule{Metric: "setup_ms.p95", Better: BetterLower, Abs: 100, Rel: 0.5}
 	tests := []struct {
 		name       string
@@ -186,6 +186,7 @@ func TestCompareFigures(t *testing.T) {
 		{"faster improves", setup(1000), setup(300), ChangeImproved},
 		{"no data in the candidate regresses", setup(150), &Summary{}, ChangeRegression},
 		{"no data in the base is info", &Summary{}, setup(150), ChangeInfo},
+		{"worse beyond tolerance on too few samples is noise", &Summary{SetupMS: Dist{N: 2, P95: ptrTo(150)}}, setup(400), ChangeNoise},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
