@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,6 +111,7 @@ func placeCall(t *testing.T, r *relay, ta, tb nat.Type, mode nat.TURN, timeout t
 // nothing better is valid yet, so a starved CPU would turn direct pairs
 // into relayed ones.
 func TestNATPairings(t *testing.T) {
+	exclusiveTiming(t)
 	r := startRelay(t)
 	nats := []nat.Type{nat.Open, nat.FullCone, nat.RestrictedCone, nat.PortRestricted, nat.Symmetric}
 	type call struct {
@@ -160,4 +164,20 @@ func TestNATPairings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// exclusiveTiming holds the machine-wide lock that keeps this heavy test
+// apart from the timing-sensitive ones in other packages (suites/fixture's
+// TimingLockFile, which this package may not import).
+func exclusiveTiming(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "gauntlet-timing.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("timing lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("timing lock: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() })
 }

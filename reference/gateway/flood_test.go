@@ -5,10 +5,13 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,6 +182,7 @@ func TestRegisterFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("13 s of flood")
 	}
+	exclusiveTiming(t)
 	ctx := deadline(t, 60*time.Second)
 	cfg := DefaultConfig()
 	cfg.Logger = nil
@@ -295,4 +299,20 @@ func floodManySources(ctx context.Context, t *testing.T, server *net.UDPAddr, do
 		})
 	}
 	wg.Wait()
+}
+
+// exclusiveTiming holds the machine-wide lock that keeps this heavy test
+// apart from the timing-sensitive ones in other packages (suites/fixture's
+// TimingLockFile, which this package may not import).
+func exclusiveTiming(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "gauntlet-timing.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("timing lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("timing lock: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() })
 }
