@@ -230,9 +230,11 @@ var _ = Describe("Media figures against the impairment layer's ground truth", La
 	// in-process gateway and this machine: 0.3 ms idle, several ms on a
 	// shared machine under load, when timers also fire late and the layer
 	// applies 100 ms as 102). The medians against the injected values are
-	// printed, and must show the injection: no less than injected, and no
-	// more than a loaded machine's path on top (go test ./... runs other
-	// packages beside this one; 16 ms has been seen on this 2-core VM).
+	// printed. The path's own delay depends on the machine's load (0.3 ms
+	// idle, tens of ms while go test ./... runs other packages beside this
+	// one), but every condition runs at the same time over the same path,
+	// so the injection must show as the difference between each
+	// condition's median and the 0 ms condition's.
 	It("measures one-way delay within ±2 ms of the ground truth: the injected 0, 100 and 200 ms, as applied, plus the path", func() {
 		byDelay := map[string][]float64{}
 		for _, d := range dirs {
@@ -240,12 +242,15 @@ var _ = Describe("Media figures against the impairment layer's ground truth", La
 			Expect(d.rec.DelayMS).To(BeNumerically("~", d.truth.oneWayMS, 2), "call %d %s (%s)", d.call, d.rec.Name, d.delay.name)
 			byDelay[d.delay.name] = append(byDelay[d.delay.name], d.rec.DelayMS-ms(d.delay.delay))
 		}
-		for _, c := range delayConds {
-			excess := slices.Sorted(slices.Values(byDelay[c.name]))
-			median := excess[len(excess)/2]
-			GinkgoWriter.Printf("%s: measured - injected: median %.2f ms (%.2f to %.2f)\n", c.name, median, excess[0], excess[len(excess)-1])
-			Expect(median).To(BeNumerically(">", -2), c.name)
-			Expect(median).To(BeNumerically("<", 30), c.name)
+		median := func(name string) float64 {
+			excess := slices.Sorted(slices.Values(byDelay[name]))
+			GinkgoWriter.Printf("%s: measured - injected: median %.2f ms (%.2f to %.2f)\n", name, excess[len(excess)/2], excess[0], excess[len(excess)-1])
+			return excess[len(excess)/2]
+		}
+		path := median(delayConds[0].name)
+		Expect(path).To(BeNumerically(">", -2), "the path cannot be faster than nothing")
+		for _, c := range delayConds[1:] {
+			Expect(median(c.name)).To(BeNumerically("~", path, 10), "%s: the injection must show on top of the same path as 0 ms", c.name)
 		}
 	})
 

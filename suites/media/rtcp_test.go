@@ -88,9 +88,11 @@ var _ = Describe("RTCP figures from a far end that is not the harness's", Label(
 		Expect(st.CumulativeLost).To(Equal(drops))
 		Expect(st.RTTCount).To(BeNumerically(">=", 2))
 		// The sender report's way took the 50 ms; the rest is the path's
-		// own, a few ms at most even on a loaded machine.
+		// own: under a millisecond idle, tens of ms while go test ./... runs
+		// other packages beside this one on a 2-core machine (113 ms RTT
+		// seen). The injected part must show; the path only bounds it.
 		Expect(st.RTTMeanMS).To(BeNumerically(">=", 49))
-		Expect(st.RTTMeanMS).To(BeNumerically("<", 60))
+		Expect(st.RTTMeanMS).To(BeNumerically("<", 250))
 
 		d := st.Direction(endpoint.CallerToCallee)
 		Expect(d.LossMethod).To(Equal(reports.MethodRTCP))
