@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/peer"
 	"github.com/gauntlet-rtc/gauntlet/agents/sipua"
@@ -33,7 +35,7 @@ func (l *Leg) redirect(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := dlg.ReInvite(ctx, offer); err != nil {
+	if err := retryPending(ctx, func() error { _, err := dlg.ReInvite(ctx, offer); return err }); err != nil {
 		return fmt.Errorf("endpoint: %s re-INVITE: %w", dir, err)
 	}
 	return nil
@@ -94,7 +96,7 @@ func (l *Leg) Transfer(ctx context.Context, target string) error {
 	if dlg == nil {
 		return ErrNotConnected
 	}
-	if err := dlg.Refer(ctx, target); err != nil {
+	if err := retryPending(ctx, func() error { return dlg.Refer(ctx, target) }); err != nil {
 		return fmt.Errorf("endpoint: REFER: %w", err)
 	}
 	for {
@@ -203,4 +205,28 @@ func mirror(dir string) string {
 		return "sendonly"
 	}
 	return dir
+}
+
+// pendingRetries bounds how often a request answered 491 Request Pending is
+// sent again.
+const pendingRetries = 3
+
+// retryPending sends a mid-dialog request and, while the far end answers
+// 491 (it has a request of its own pending on the dialog), sends it again
+// after a random wait of up to 2 s, as RFC 3261 14.1 has UAs do.
+func retryPending(ctx context.Context, send func() error) error {
+	for i := 0; ; i++ {
+		err := send()
+		var status *sipua.StatusError
+		if i == pendingRetries || !errors.As(err, &status) || status.Code != 491 {
+			return err
+		}
+		wait := time.NewTimer(time.Duration(rand.Int64N(int64(2 * time.Second))))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return err
+		case <-wait.C:
+		}
+	}
 }
