@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
@@ -74,6 +75,12 @@ type Endpoint struct {
 	log  *slog.Logger
 	ua   *sipua.UA
 	cert *tls.Certificate
+
+	// Re-registration before the binding expires, started by the first
+	// successful Register and stopped by Unregister or Close.
+	refreshOnce sync.Once
+	stopRefresh context.CancelFunc
+	refreshDone chan struct{}
 }
 
 // New connects the user's SIP transport (a WebSocket for webrtc, a UDP
@@ -142,14 +149,56 @@ func (e *Endpoint) Register(ctx context.Context) reports.Result {
 		return r
 	}
 	r.Outcome = reports.OutcomeOK
+	e.keepRegistered()
 	return r
 }
 
+// keepRegistered re-REGISTERs at half the expiry, as user agents do, so
+// that a run longer than the expiry keeps its bindings.
+func (e *Endpoint) keepRegistered() {
+	e.refreshOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		e.stopRefresh, e.refreshDone = cancel, make(chan struct{})
+		go func() {
+			defer close(e.refreshDone)
+			t := time.NewTicker(e.cfg.RegisterExpiry / 2)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				rctx, done := context.WithTimeout(ctx, 30*time.Second)
+				if _, err := e.ua.Register(rctx, e.cfg.RegisterExpiry); err != nil && ctx.Err() == nil {
+					e.log.Warn("re-REGISTER failed", "err", err)
+				}
+				done()
+			}
+		}()
+	})
+}
+
+// stopRefreshing ends re-registration and waits for it.
+func (e *Endpoint) stopRefreshing() {
+	e.refreshOnce.Do(func() {}) // none may start after this
+	if e.stopRefresh != nil {
+		e.stopRefresh()
+		<-e.refreshDone
+	}
+}
+
 // Unregister removes the binding (best effort at the end of a run).
-func (e *Endpoint) Unregister(ctx context.Context) error { return e.ua.Unregister(ctx) }
+func (e *Endpoint) Unregister(ctx context.Context) error {
+	e.stopRefreshing()
+	return e.ua.Unregister(ctx)
+}
 
 // Close closes the SIP transport; legs still open end with it.
-func (e *Endpoint) Close() error { return e.ua.Close() }
+func (e *Endpoint) Close() error {
+	e.stopRefreshing()
+	return e.ua.Close()
+}
 
 // causeOf classifies an error into a failure cause; fallback is used when
 // nothing more specific applies.
