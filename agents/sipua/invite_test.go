@@ -189,7 +189,9 @@ func TestUDPTimerF(t *testing.T) {
 		t.Fatalf("registrar got %d copies, want about 18", len(got))
 	}
 	for i := 1; i < len(got); i++ {
-		if gap := got[i].at.Sub(got[i-1].at); gap > 100*time.Millisecond { // T2 = 40ms, plus a loaded machine's timer slack
+		// T2 = 40 ms plus a loaded machine's timer slack (129 ms seen while
+		// go test ./... ran other packages); uncapped doubling reaches 320 ms.
+		if gap := got[i].at.Sub(got[i-1].at); gap > 250*time.Millisecond {
 			t.Errorf("gap %d is %s, far above T2 = 40ms", i, gap)
 		}
 	}

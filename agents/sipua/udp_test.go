@@ -169,7 +169,9 @@ func TestUDPAnswerRetransmits2xxUntilACK(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("Answer: %v", r.err)
 	}
-	if late := peer.readUntil(4*fastTimers.T2, "SIP/2.0 200"); len(late) > 0 {
+	// One copy may have left while the ACK was on its way (a loaded
+	// machine stretches that window); more means the ACK did not stop them.
+	if late := peer.readUntil(4*fastTimers.T2, "SIP/2.0 200"); len(late) > 1 {
 		t.Errorf("200 still retransmitted after the ACK (%d copies)", len(late))
 	}
 	if r.d.Timing.ACK.IsZero() {
