@@ -22,6 +22,7 @@ import (
 var fx *fixture.Fixture
 
 func TestGateway(t *testing.T) {
+	fixture.ExclusiveTiming(t) // many real calls: keep other heavy tests off the machine meanwhile
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Gateway conformance")
 }

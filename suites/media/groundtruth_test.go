@@ -28,7 +28,7 @@ import (
 // checked).
 const (
 	calls      = 60
-	hold       = 11500 * time.Millisecond // 60 calls / 6 loss conditions x 2 directions x 575 packets: 11,500, with room for skipped ticks
+	hold       = 14 * time.Second // 60 calls / 6 loss conditions x 2 directions x 700 packets: 14,000, with room for ticks a loaded machine skips (a quarter seen)
 	minPackets = 10000
 	meanBurst  = 3 // packets, for burst loss
 )
