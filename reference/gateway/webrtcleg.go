@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-rtc/gauntlet/reference/internal/pionlog"
 	"log/slog"
 	"net"
 	"strings"
@@ -43,7 +44,7 @@ func newMediaAPI(cfg Config, log *slog.Logger) (*webrtc.API, error) {
 			return nil, fmt.Errorf("register %s: %w", c, err)
 		}
 	}
-	se := webrtc.SettingEngine{LoggerFactory: pionLoggers{log: log}}
+	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory{Log: log}}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)

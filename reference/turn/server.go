@@ -20,6 +20,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-rtc/gauntlet/reference/internal/pionlog"
 	"log/slog"
 	"net"
 	"net/http"
@@ -122,7 +123,7 @@ func (s *Server) Start(ctx context.Context) error {
 		gen.bps = s.cfg.BandwidthBitsPerSecond
 	}
 	pc := pionturn.ServerConfig{
-		LoggerFactory:      slogFactory{s.log},
+		LoggerFactory:      pionlog.Factory{Log: s.log},
 		Realm:              s.cfg.Realm,
 		AuthHandler:        func(ra *pionturn.RequestAttributes) (string, []byte, bool) { return s.front.authKey(ra.SrcAddr) },
 		QuotaHandler:       s.quota,
