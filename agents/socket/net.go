@@ -308,27 +308,36 @@ func (n *Net) denyLogged(a netip.Addr) error {
 	return nil
 }
 
-// DialUDP opens a connected UDP socket from the source address.
-func (n *Net) DialUDP(network string, laddr, raddr *net.UDPAddr) (transport.UDPConn, error) {
+// dialAddrs checks a dial of proto ("udp" or "tcp") to raddr: the family,
+// the guard (before a byte is sent) and the dial check, and turns the
+// requested local IP into the source address.
+func (n *Net) dialAddrs(network, proto string, lip net.IP, raddr net.Addr) (string, net.IP, error) {
 	fam, err := n.family(network)
-	if err != nil || fam[:3] != "udp" {
-		return nil, fmt.Errorf("socket: dial %q: %w", network, transport.ErrNotSupported)
+	if err != nil || fam[:3] != proto {
+		return "", nil, fmt.Errorf("socket: dial %q: %w", network, transport.ErrNotSupported)
 	}
 	if err := n.guard.CheckAddr(raddr); err != nil {
 		n.log.Warn("dial refused by the guard", "remote", raddr)
-		return nil, &net.OpError{Op: "dial", Net: fam, Addr: raddr, Err: err}
+		return "", nil, &net.OpError{Op: "dial", Net: fam, Addr: raddr, Err: err}
 	}
 	if err := n.checkDialAddr(fam, raddr); err != nil {
-		return nil, err
+		return "", nil, err
 	}
+	ip, err := n.bindIP(lip)
+	return fam, ip, err
+}
+
+// DialUDP opens a connected UDP socket from the source address.
+func (n *Net) DialUDP(network string, laddr, raddr *net.UDPAddr) (transport.UDPConn, error) {
 	local := &net.UDPAddr{}
 	if laddr != nil {
-		local.Port = laddr.Port
-		local.IP = laddr.IP
+		local.IP, local.Port = laddr.IP, laddr.Port
 	}
-	if local.IP, err = n.bindIP(local.IP); err != nil {
+	fam, ip, err := n.dialAddrs(network, "udp", local.IP, raddr)
+	if err != nil {
 		return nil, err
 	}
+	local.IP = ip
 	c, err := net.DialUDP(fam, local, raddr)
 	if err != nil {
 		return nil, err
@@ -338,25 +347,15 @@ func (n *Net) DialUDP(network string, laddr, raddr *net.UDPAddr) (transport.UDPC
 
 // DialTCP connects over TCP from the source address.
 func (n *Net) DialTCP(network string, laddr, raddr *net.TCPAddr) (transport.TCPConn, error) {
-	fam, err := n.family(network)
-	if err != nil || fam[:3] != "tcp" {
-		return nil, fmt.Errorf("socket: dial %q: %w", network, transport.ErrNotSupported)
-	}
-	if err := n.guard.CheckAddr(raddr); err != nil {
-		n.log.Warn("dial refused by the guard", "remote", raddr)
-		return nil, &net.OpError{Op: "dial", Net: fam, Addr: raddr, Err: err}
-	}
-	if err := n.checkDialAddr(fam, raddr); err != nil {
-		return nil, err
-	}
 	local := &net.TCPAddr{}
 	if laddr != nil {
-		local.Port = laddr.Port
-		local.IP = laddr.IP
+		local.IP, local.Port = laddr.IP, laddr.Port
 	}
-	if local.IP, err = n.bindIP(local.IP); err != nil {
+	fam, ip, err := n.dialAddrs(network, "tcp", local.IP, raddr)
+	if err != nil {
 		return nil, err
 	}
+	local.IP = ip
 	return net.DialTCP(fam, local, raddr)
 }
 
