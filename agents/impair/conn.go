@@ -155,12 +155,11 @@ func (c *conn) logDatagram(dir Dir, addr net.Addr, b []byte, now time.Time, v ve
 
 // logUnimpaired logs a datagram that goes straight through, when asked
 // to, and returns its record (-1 when none).
-func (c *conn) logUnimpaired(dir Dir, addr net.Addr, b []byte) int {
+func (c *conn) logUnimpaired(dir Dir, addr net.Addr, b []byte, now time.Time) int {
 	cfg := &c.im.cfg
 	if cfg.Log == nil || !cfg.LogUnimpaired || !cfg.Match(b) {
 		return -1
 	}
-	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.logDatagram(dir, addr, b, now, verdict{due: now}, false, true)
@@ -176,7 +175,7 @@ func (c *conn) logReleased(rec int, at time.Time) {
 // impairment drops still reports success, as the network would.
 func (c *conn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if c.im.cfg.Out.IsZero() || !c.im.cfg.Match(p) {
-		rec := c.logUnimpaired(Out, addr, p)
+		rec := c.logUnimpaired(Out, addr, p, time.Now())
 		if err := c.sendLogged(p, addr, rec); err != nil {
 			return 0, err
 		}
@@ -289,12 +288,21 @@ func (c *conn) runOut() {
 
 // ReadFrom returns the next datagram the incoming impairment releases.
 func (c *conn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, _, err := c.ReadFromStamped(p)
+	return n, addr, err
+}
+
+// ReadFromStamped is ReadFrom with the moment the layer released the
+// datagram, the moment its log records: the layer stands for the network,
+// so that is when the datagram arrived, however late the reader runs.
+func (c *conn) ReadFromStamped(p []byte) (int, net.Addr, time.Time, error) {
 	if c.im.cfg.In.IsZero() {
 		n, addr, err := c.inner.ReadFrom(p)
+		now := time.Now()
 		if err == nil {
-			_ = c.logUnimpaired(In, addr, p[:n])
+			_ = c.logUnimpaired(In, addr, p[:n], now)
 		}
-		return n, addr, err
+		return n, addr, now, err
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -302,14 +310,15 @@ func (c *conn) ReadFrom(p []byte) (int, net.Addr, error) {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
-			return 0, nil, net.ErrClosed
+			return 0, nil, time.Time{}, net.ErrClosed
 		}
 		early := c.inLate.early()
 		if it, ok := c.inq.popDue(time.Now().Add(early)); ok {
 			c.mu.Unlock()
 			n := copy(p, it.b)
-			c.logReleased(it.rec, time.Now())
-			return n, it.addr, nil
+			now := time.Now()
+			c.logReleased(it.rec, now)
+			return n, it.addr, now, nil
 		}
 		next, user, gen := c.inq.nextDue(), c.deadline, c.dlGen
 		c.mu.Unlock()
@@ -320,7 +329,7 @@ func (c *conn) ReadFrom(p []byte) (int, net.Addr, error) {
 			dl = wanted
 		}
 		if err := c.inner.SetReadDeadline(dl); err != nil {
-			return 0, nil, err
+			return 0, nil, time.Time{}, err
 		}
 		c.mu.Lock()
 		moved := gen != c.dlGen
@@ -339,28 +348,29 @@ func (c *conn) ReadFrom(p []byte) (int, net.Addr, error) {
 				}
 				continue
 			}
-			return n, addr, err
+			return n, addr, time.Now(), err
 		}
 		b := p[:n]
 		if !c.im.cfg.Match(b) {
-			return n, addr, nil
+			return n, addr, time.Now(), nil
 		}
-		if c.admit(b, addr) {
-			return n, addr, nil
+		if at, ok := c.admit(b, addr); ok {
+			return n, addr, at, nil
 		}
 	}
 }
 
 // admit runs an incoming datagram through the impairment: it reports
-// whether b goes to the reader now; otherwise it was dropped or queued.
-func (c *conn) admit(b []byte, addr net.Addr) bool {
+// whether b goes to the reader now, and when it was let through;
+// otherwise it was dropped or queued.
+func (c *conn) admit(b []byte, addr net.Addr) (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
 	v := c.inPipe.decide(c.im.cfg.In.At(c.im.elapsed(now)), now, len(b))
 	if v.drop != "" {
 		c.logDatagram(In, addr, b, now, v, false, false)
-		return false
+		return time.Time{}, false
 	}
 	direct := c.inq.Len() == 0 && !v.due.After(now)
 	if !direct {
@@ -371,7 +381,7 @@ func (c *conn) admit(b []byte, addr net.Addr) bool {
 	if v.dup {
 		c.inq.add(v.dupDue, b, addr, c.logDatagram(In, addr, b, now, v, true, false))
 	}
-	return direct
+	return now, direct
 }
 
 // Close closes the socket and stops the scheduler; datagrams still held

@@ -332,3 +332,52 @@ func TestLogUnimpaired(t *testing.T) {
 		t.Fatalf("arrived %v before it left %v", recs[1].Released, recs[0].Released)
 	}
 }
+
+// The reader's arrival stamp is the release the log records, for the
+// datagrams the layer held and for those it let straight through, so a
+// receiver's timings are the layer's however late the reader runs.
+func TestReadStampIsTheRelease(t *testing.T) {
+	for _, p := range []impair.Profile{{Delay: 20 * ms}, {Loss: 0.3}} {
+		log := impair.NewLog()
+		im := newImpairer(t, impair.Config{In: impair.Schedule{Base: p}, Seed: 3, Log: log})
+		c := im.Wrap(listen(t))
+		src := listen(t)
+		const n = 20
+		for i := range n {
+			if _, err := src.WriteTo(rtpish(uint16(i)), c.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stamps := map[uint16]time.Time{}
+		buf := make([]byte, 1500)
+		for {
+			if err := c.SetReadDeadline(time.Now().Add(300 * ms)); err != nil {
+				t.Fatal(err)
+			}
+			k, _, at, err := c.(interface {
+				ReadFromStamped([]byte) (int, net.Addr, time.Time, error)
+			}).ReadFromStamped(buf)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			stamps[binary.BigEndian.Uint16(buf[2:k])] = at
+		}
+		_ = c.Close()
+		delivered := 0
+		for _, r := range log.Records() {
+			if !r.Delivered() {
+				continue
+			}
+			delivered++
+			if at, ok := stamps[r.Seq]; !ok || !at.Equal(r.Released) {
+				t.Fatalf("%+v: seq %d stamped %v, released %v", p, r.Seq, at, r.Released)
+			}
+		}
+		if delivered == 0 || delivered != len(stamps) {
+			t.Fatalf("%+v: %d delivered, %d read", p, delivered, len(stamps))
+		}
+	}
+}

@@ -18,6 +18,7 @@ const inboundQueue = 1024
 type packet struct {
 	b    []byte
 	from net.Addr
+	at   time.Time // when it passed the filter: when the NAT delivered it
 }
 
 // conn is one socket behind the NAT.
@@ -141,7 +142,7 @@ func (c *conn) readLoop(m *mapping) {
 			continue
 		}
 		select {
-		case c.in <- packet{b: append([]byte(nil), buf[:n]...), from: from}:
+		case c.in <- packet{b: append([]byte(nil), buf[:n]...), from: from, at: time.Now()}:
 		case <-c.done:
 			return
 		default: // a full receive buffer drops
@@ -151,13 +152,20 @@ func (c *conn) readLoop(m *mapping) {
 
 // ReadFrom returns the next datagram that passed the filter.
 func (c *conn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, from, _, err := c.ReadFromStamped(p)
+	return n, from, err
+}
+
+// ReadFromStamped is ReadFrom with the moment the datagram passed the
+// filter, which is when the NAT delivered it to the private side.
+func (c *conn) ReadFromStamped(p []byte) (int, net.Addr, time.Time, error) {
 	select {
 	case pk := <-c.in:
-		return copy(p, pk.b), pk.from, nil
+		return copy(p, pk.b), pk.from, pk.at, nil
 	case <-c.done:
-		return 0, nil, net.ErrClosed
+		return 0, nil, time.Time{}, net.ErrClosed
 	case <-c.dl.Done():
-		return 0, nil, &net.OpError{Op: "read", Net: "udp", Source: c.LocalAddr(), Err: os.ErrDeadlineExceeded}
+		return 0, nil, time.Time{}, &net.OpError{Op: "read", Net: "udp", Source: c.LocalAddr(), Err: os.ErrDeadlineExceeded}
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/transport/v4"
+
+	"github.com/gauntlet-rtc/gauntlet/agents/socket"
 )
 
 // arrivals remembers when the leg's sockets handed over each of the last
@@ -94,10 +96,13 @@ type arrivalConn struct {
 	a *arrivals
 }
 
+// ReadFrom reads a datagram and records when it arrived: the socket
+// layer's stamp, which is the network's delivery when a NAT or impairment
+// layer stands in for it.
 func (c arrivalConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	n, addr, err := c.UDPConn.ReadFrom(p)
+	n, addr, at, err := socket.ReadFromStamped(c.UDPConn, p)
 	if err == nil {
-		c.a.record(p[:n], time.Now())
+		c.a.record(p[:n], at)
 	}
 	return n, addr, err
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
+	"github.com/gauntlet-rtc/gauntlet/agents/socket"
 	"github.com/pion/rtp"
 )
 
@@ -213,14 +214,13 @@ func (l *Leg) readLoop(onRTP func(*rtp.Packet, time.Time)) {
 	buf := make([]byte, 8192)
 	var pkt rtp.Packet
 	for {
-		n, _, err := l.conn.ReadFrom(buf)
+		n, _, arrival, err := socket.ReadFromStamped(l.conn, buf)
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				l.log.Debug("plain RTP read ended", "err", err)
 			}
 			return
 		}
-		arrival := time.Now()
 		b := buf[:n]
 		switch {
 		case n >= 2 && b[0]>>6 == 2 && b[1] >= 192 && b[1] <= 223:
