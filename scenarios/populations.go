@@ -205,6 +205,9 @@ func (t *Target) EndpointConfig(p Population, i int, n *socket.Net, clock *media
 			return endpoint.Config{}, err
 		}
 		cfg.DTLSSetup = string(p.DTLSSetup)
+		if cfg.TURN, cfg.TURNTLS, err = t.TURNURIs(name, time.Now()); err != nil {
+			return endpoint.Config{}, err
+		}
 	default:
 		cfg.SIP.Transport, cfg.SIP.Server = sipua.TransportUDP, t.SIP.UDP
 	}
@@ -215,14 +218,7 @@ func (t *Target) EndpointConfig(p Population, i int, n *socket.Net, clock *media
 // SIP hosts (and, always, loopback). Host names are resolved once, here.
 func (t *Target) Guard(ctx context.Context) (*socket.Guard, error) {
 	g := socket.NewGuard()
-	var hosts []string
-	if u, err := url.Parse(t.SIP.WS); t.SIP.WS != "" && err == nil {
-		hosts = append(hosts, u.Hostname())
-	}
-	if host, _, err := net.SplitHostPort(t.SIP.UDP); t.SIP.UDP != "" && err == nil {
-		hosts = append(hosts, host)
-	}
-	for _, h := range hosts {
+	for _, h := range t.hosts() {
 		if ip, err := netip.ParseAddr(h); err == nil {
 			g.Allow(ip)
 			continue

@@ -22,6 +22,10 @@ type Target struct {
 	// a population takes the entry named after it, or failing that the
 	// entry named after its kind.
 	Users map[string]UserSpec
+	// TURN is the target's TURN relays, nil when it names none.
+	TURN *TURNTarget
+	// Rooms is the rooms service, nil when there is none.
+	Rooms *RoomsTarget
 
 	src *source
 }
@@ -77,7 +81,15 @@ func ParseTarget(name string, data []byte) (*Target, error) {
 }
 
 func (d *decoder) target(root *yaml.Node, t *Target) {
-	f := d.mapping(root, "", "name", "authorized", "sip", "users")
+	f := d.mapping(root, "", "name", "authorized", "sip", "users", "turn", "rooms")
+	if v, ok := f["turn"]; ok {
+		t.TURN = &TURNTarget{}
+		d.turn(v.val, t.TURN)
+	}
+	if v, ok := f["rooms"]; ok {
+		t.Rooms = &RoomsTarget{}
+		d.rooms(v.val, t.Rooms)
+	}
 	if v, ok := f["name"]; ok {
 		t.Name, _ = d.str(v.val, "name")
 	}
@@ -154,6 +166,49 @@ type targetView struct {
 	Authorized bool                `yaml:"authorized" json:"authorized"`
 	SIP        sipView             `yaml:"sip" json:"sip"`
 	Users      map[string]userView `yaml:"users,omitempty" json:"users,omitempty"`
+	TURN       *turnView           `yaml:"turn,omitempty" json:"turn,omitempty"`
+	Rooms      *RoomsTarget        `yaml:"rooms,omitempty" json:"rooms,omitempty"`
+}
+
+type turnView struct {
+	Servers     []turnServerView `yaml:"servers" json:"servers"`
+	InsecureTLS bool             `yaml:"insecure_tls" json:"insecure_tls"`
+	REST        *turnRESTView    `yaml:"rest,omitempty" json:"rest,omitempty"`
+	Static      *turnStaticView  `yaml:"static,omitempty" json:"static,omitempty"`
+}
+
+type turnServerView struct {
+	URLs  []string `yaml:"urls" json:"urls"`
+	TLSCA bool     `yaml:"tls_ca" json:"tls_ca"` // whether one is given
+}
+
+type turnRESTView struct {
+	Secret    Secret `yaml:"secret,omitempty" json:"secret,omitempty"`
+	SecretEnv string `yaml:"secret_env,omitempty" json:"secret_env,omitempty"`
+	TTL       string `yaml:"ttl" json:"ttl"`
+}
+
+type turnStaticView struct {
+	Username    string `yaml:"username" json:"username"`
+	Password    Secret `yaml:"password,omitempty" json:"password,omitempty"`
+	PasswordEnv string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
+}
+
+func (t *TURNTarget) view() *turnView {
+	if t == nil {
+		return nil
+	}
+	v := &turnView{InsecureTLS: t.InsecureTLS}
+	for _, s := range t.Servers {
+		v.Servers = append(v.Servers, turnServerView{URLs: s.URLs, TLSCA: s.TLSCA != ""})
+	}
+	if t.REST != nil {
+		v.REST = &turnRESTView{Secret: t.REST.Secret, SecretEnv: t.REST.SecretEnv, TTL: t.REST.TTL.String()}
+	}
+	if t.Static != nil {
+		v.Static = &turnStaticView{Username: t.Static.Username, Password: t.Static.Password, PasswordEnv: t.Static.PasswordEnv}
+	}
+	return v
 }
 
 type sipView struct {
@@ -175,6 +230,8 @@ func (t Target) view() targetView {
 		Name:       t.Name,
 		Authorized: t.Authorized,
 		SIP:        sipView(t.SIP),
+		TURN:       t.TURN.view(),
+		Rooms:      t.Rooms,
 	}
 	if len(t.Users) > 0 {
 		v.Users = make(map[string]userView, len(t.Users))

@@ -59,6 +59,12 @@ func (t *Target) validate(l *errorList) {
 	for _, k := range keys {
 		v.userSpec(joinPath("users", k), k, t.Users[k])
 	}
+	if t.TURN != nil {
+		v.turn(t.TURN)
+	}
+	if t.Rooms != nil {
+		v.rooms(t.Rooms)
+	}
 }
 
 // wsURL checks a SIP-over-WebSocket URL and returns its scheme. A URL
@@ -181,20 +187,29 @@ func (t *Target) SIPDomain() string {
 // IP (127.0.0.0/8, ::1) or "localhost": the targets attacks may hit
 // without Authorized.
 func (t *Target) Loopback() bool {
-	var hosts []string
-	if u, err := url.Parse(t.SIP.WS); t.SIP.WS != "" && err == nil {
-		hosts = append(hosts, u.Hostname())
-	}
-	if host, _, err := net.SplitHostPort(t.SIP.UDP); t.SIP.UDP != "" && err == nil {
-		hosts = append(hosts, host)
-	}
+	hosts := t.hosts()
 	for _, h := range hosts {
-		ip, err := netip.ParseAddr(h)
-		if h != "localhost" && (err != nil || !ip.IsLoopback()) {
+		if !hostIsLoopback(h) {
 			return false
 		}
 	}
 	return len(hosts) > 0
+}
+
+// hosts lists every host the target file names: SIP, TURN and rooms.
+func (t *Target) hosts() []string {
+	var hosts []string
+	if u, err := url.Parse(t.SIP.WS); t.SIP.WS != "" && err == nil {
+		hosts = append(hosts, u.Hostname())
+	}
+	if t.SIP.UDP != "" {
+		hosts = append(hosts, splitHost(t.SIP.UDP))
+	}
+	hosts = append(hosts, t.turnHosts()...)
+	if h := t.roomsHost(); h != "" {
+		hosts = append(hosts, h)
+	}
+	return hosts
 }
 
 // userEntry returns the users entry a population takes: by its name, else

@@ -23,6 +23,7 @@ import (
 	"github.com/gauntlet-rtc/gauntlet/agents/socket"
 	"github.com/gauntlet-rtc/gauntlet/reports"
 	"github.com/pion/dtls/v3"
+	"github.com/pion/stun/v4"
 )
 
 // Kinds of endpoint.
@@ -48,6 +49,15 @@ type Config struct {
 	SRTPProfiles []dtls.SRTPProtectionProfile
 	DTLSSetup    string
 	Certificate  *tls.Certificate
+	// ICEPolicy ("all", the default, or "relay"), TURN and TURNTLS apply
+	// to webrtc endpoints: the TURN servers with their credentials, and
+	// the TLS configuration for turns: URIs.
+	ICEPolicy string
+	TURN      []*stun.URI
+	TURNTLS   *tls.Config
+	// PeerConfig, when set, adjusts each webrtc leg's peer configuration
+	// last (attacks use it to offer what a browser would not).
+	PeerConfig func(*peer.Config)
 	// DTMF offers and accepts RFC 4733 telephone-events (see Leg.SendDTMF).
 	DTMF bool
 	// RegisterExpiry is the Expires of REGISTER (default 300 s).

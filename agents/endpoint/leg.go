@@ -50,14 +50,21 @@ func (e *Endpoint) newLeg(caller bool, other string) *Leg {
 
 func (e *Endpoint) newSession() (media.Leg, error) {
 	if e.cfg.Kind == KindWebRTC {
-		return peer.New(peer.Config{
+		cfg := peer.Config{
 			Net:          e.cfg.Net,
 			Certificate:  e.cert,
 			SRTPProfiles: e.cfg.SRTPProfiles,
 			Setup:        e.cfg.DTLSSetup,
+			Policy:       e.cfg.ICEPolicy,
+			TURN:         e.cfg.TURN,
+			TURNTLS:      e.cfg.TURNTLS,
 			AllowRemote:  e.cfg.Net.Guard().Allow,
 			Logger:       e.log,
-		})
+		}
+		if e.cfg.PeerConfig != nil {
+			e.cfg.PeerConfig(&cfg)
+		}
+		return peer.New(cfg)
 	}
 	conn, err := e.cfg.Net.ListenPacket("udp4", e.cfg.Net.SourceIP().String()+":0")
 	if err != nil {

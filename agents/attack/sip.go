@@ -1,0 +1,19 @@
+package attack
+
+// SIPEnv is the target's SIP side, from the target file.
+type SIPEnv struct {
+	Domain      string
+	WS          string // ws:// or wss:// URL
+	InsecureTLS bool
+	UDP         string // host:port
+	// Users are accounts that exist on the target, with their passwords.
+	Users []Credential
+}
+
+// Credential is a user name and its password.
+type Credential struct{ User, Password string }
+
+func (s SIPEnv) configured() bool { return s.WS != "" || s.UDP != "" }
+
+// sipAttacks are the attacks on SIP signaling.
+func sipAttacks() []Attack { return nil }

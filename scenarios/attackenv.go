@@ -1,0 +1,96 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/gauntlet-rtc/gauntlet/agents/attack"
+	"github.com/gauntlet-rtc/gauntlet/agents/endpoint"
+	"github.com/gauntlet-rtc/gauntlet/agents/media"
+	"github.com/gauntlet-rtc/gauntlet/agents/socket"
+)
+
+// AttackEnv returns what attacks may use of this target: its sections as
+// the file gives them, and factories for agents, each on its own loopback
+// source address behind the target's guard and paced by clock. Captures
+// go to captureDir when it is set.
+func (t *Target) AttackEnv(ctx context.Context, clock *media.Clock, log *slog.Logger, captureDir string) (*attack.Env, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	guard, err := t.Guard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env := &attack.Env{CaptureDir: captureDir, Log: log}
+	env.SIP = attack.SIPEnv{Domain: t.SIPDomain(), WS: t.SIP.WS, InsecureTLS: t.SIP.InsecureTLS, UDP: t.SIP.UDP}
+	// The first user of each kind is the known account attacks such as
+	// sip-enumeration compare against; the agents start after it.
+	for _, k := range []Kind{KindWebRTC, KindSIP} {
+		if user, password, err := t.User(string(k), k, 0); err == nil {
+			env.SIP.Users = append(env.SIP.Users, attack.Credential{User: user, Password: password})
+		}
+	}
+	if t.TURN != nil {
+		env.TURN = attack.TURNEnv{InsecureTLS: t.TURN.InsecureTLS}
+		for _, s := range t.TURN.Servers {
+			env.TURN.URLs = append(env.TURN.URLs, s.URLs...)
+		}
+		if r := t.TURN.REST; r != nil {
+			env.TURN.RESTSecret = r.Secret.Reveal()
+			if r.SecretEnv != "" {
+				env.TURN.RESTSecret = lookupEnv(r.SecretEnv)
+			}
+		} else if st := t.TURN.Static; st != nil {
+			env.TURN.Username, env.TURN.Password = st.Username, st.Password.Reveal()
+			if st.PasswordEnv != "" {
+				env.TURN.Password = lookupEnv(st.PasswordEnv)
+			}
+		}
+	}
+	if t.Rooms != nil {
+		env.Rooms = attack.RoomsEnv{URL: t.Rooms.URL}
+	}
+	sources := socket.NewSources()
+	env.Net = func(opts ...socket.Option) (*socket.Net, error) {
+		src, err := sources.Next()
+		if err != nil {
+			return nil, err
+		}
+		return socket.New(append([]socket.Option{socket.WithSourceIP(src), socket.WithGuard(guard), socket.WithLogger(log)}, opts...)...)
+	}
+	var mu sync.Mutex
+	next := map[Kind]int{}
+	env.Endpoint = func(ctx context.Context, kind string, tweak ...func(*endpoint.Config)) (*endpoint.Endpoint, error) {
+		k := Kind(kind)
+		if k != KindWebRTC && k != KindSIP {
+			return nil, fmt.Errorf("attack env: kind %q (want %s or %s)", kind, KindWebRTC, KindSIP)
+		}
+		mu.Lock()
+		next[k]++
+		i := next[k]
+		mu.Unlock()
+		n, err := env.Net()
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := t.EndpointConfig(NewPopulation(kind, k, 1), i, n, clock)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Logger, cfg.SIP.Logger = log, log
+		for _, fn := range tweak {
+			fn(&cfg)
+		}
+		return endpoint.New(ctx, cfg)
+	}
+	return env, nil
+}
+
+func lookupEnv(name string) string {
+	v, _ := os.LookupEnv(name)
+	return v
+}
