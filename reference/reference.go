@@ -31,7 +31,8 @@ type Config struct {
 
 // DefaultConfig returns the hardened defaults of every part.
 func DefaultConfig() Config {
-	return Config{Gateway: gateway.DefaultConfig()}
+	t := turn.DefaultTestConfig() // hardened, with loopback peers allowed: every agent here lives on loopback
+	return Config{Gateway: gateway.DefaultConfig(), TURN: &t}
 }
 
 // Validate reports the first invalid field of any part.

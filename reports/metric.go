@@ -19,6 +19,7 @@ var metrics = []metric{
 	{"registrations.failed", func(s *Summary) *float64 { return count(s.Registrations.Failed) }},
 	{"ice.success_rate", func(s *Summary) *float64 { return s.ICE.SuccessRate }},
 	{"ice.relay_ratio", func(s *Summary) *float64 { return s.ICE.RelayRatio }},
+	{"ice.unexpected", func(s *Summary) *float64 { return count(s.ICE.Unexpected) }},
 	{"mos.p50", func(s *Summary) *float64 { return s.MOS.P50 }},
 	{"mos.p5", func(s *Summary) *float64 { return s.MOS.P5 }},
 	{"setup_ms.p50", func(s *Summary) *float64 { return s.SetupMS.P50 }},

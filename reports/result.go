@@ -11,6 +11,7 @@ const (
 	KindRegister = "register"
 	KindAttack   = "attack"
 	KindSpec     = "spec"
+	KindRoom     = "room" // one participant of a browser-to-browser room
 )
 
 // Outcomes of an attempt.
@@ -61,6 +62,7 @@ type Result struct {
 	NoAudio bool `json:"no_audio,omitempty"`
 
 	Attack *Finding `json:"attack,omitempty"`
+	Room   *Room    `json:"room,omitempty"`
 }
 
 // Phases are the setup phases of a call, each in ms from the moment the
@@ -81,7 +83,37 @@ type ICE struct {
 	LocalCandidate  string `json:"local_candidate,omitempty"`  // type of the selected pair's local candidate: host, srflx, prflx, relay
 	RemoteCandidate string `json:"remote_candidate,omitempty"` // type of the selected pair's remote candidate
 	Relay           bool   `json:"relay"`                      // the selected pair has a relay candidate on the agent's side
+	RelayProtocol   string `json:"relay_protocol,omitempty"`   // how the agent reaches its relay on the selected pair: udp, tcp, tls
+	// NAT and PeerNAT are the NAT or firewall types the caller and the
+	// callee sat behind, when the run emulated them; Expected is what an
+	// independent table of NAT pairings says the call must end in:
+	// "direct", "relay" or "fail" (see agents/nat.Expected).
+	NAT      string `json:"nat,omitempty"`
+	PeerNAT  string `json:"peer_nat,omitempty"`
+	Expected string `json:"expected,omitempty"`
 }
+
+// ICE outcomes, as Expected names them and Outcome returns them.
+const (
+	ICEDirect = "direct"
+	ICERelay  = "relay"
+	ICEFail   = "fail"
+)
+
+// Outcome is what ICE ended in: "direct", "relay" or "fail".
+func (i ICE) Outcome() string {
+	switch {
+	case !i.Connected:
+		return ICEFail
+	case i.Relay:
+		return ICERelay
+	}
+	return ICEDirect
+}
+
+// AsExpected reports whether the call ended as its Expected outcome says
+// (true when there is no expectation).
+func (i ICE) AsExpected() bool { return i.Expected == "" || i.Expected == i.Outcome() }
 
 // Security is what the DTLS-SRTP handshake negotiated, as observed on the
 // wire (the ServerHello travels in the clear), never as configured.

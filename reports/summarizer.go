@@ -171,6 +171,7 @@ func (z *Summarizer) addCall(r Result) {
 		z.addFailure(r)
 	}
 
+	z.addExpectation(r)
 	if r.ICE.SDPExchanged {
 		z.ice.SDPExchanged++
 		if r.ICE.Connected {
@@ -215,6 +216,29 @@ func (z *Summarizer) addCall(r Result) {
 		}
 		z.neg.CandidatePair[r.ICE.LocalCandidate+"/"+remote]++
 	}
+}
+
+// addExpectation counts a call against its expected ICE outcome. A call
+// that failed before ICE could run (signaling) still counts: a pairing
+// that should connect did not.
+func (z *Summarizer) addExpectation(r Result) {
+	if r.ICE.Expected == "" || r.Cause == CauseCanceled {
+		return
+	}
+	z.ice.Expected++
+	if !r.ICE.AsExpected() {
+		z.ice.Unexpected++
+	}
+	if z.ice.ByPairing == nil {
+		z.ice.ByPairing = map[string]*PairingStat{}
+	}
+	key := r.ICE.NAT + "/" + r.ICE.PeerNAT
+	ps := z.ice.ByPairing[key]
+	if ps == nil {
+		ps = &PairingStat{Expected: r.ICE.Expected, Outcomes: map[string]int{}}
+		z.ice.ByPairing[key] = ps
+	}
+	ps.Outcomes[r.ICE.Outcome()]++
 }
 
 func (z *Summarizer) addPhases(p Phases) {

@@ -85,6 +85,18 @@ type ICESummary struct {
 	SDPExchanged int      `json:"sdp_exchanged"`
 	Connected    int      `json:"connected"` // of the calls that exchanged SDP
 	Relay        int      `json:"relay"`     // of the connected calls
+	// Expected counts the calls that carried an expected ICE outcome (from
+	// the NAT pairing table), Unexpected those that did not end that way;
+	// ByPairing breaks both down by "NAT/peer NAT", with the outcome seen.
+	Expected   int                     `json:"expected,omitempty"`
+	Unexpected int                     `json:"unexpected"`
+	ByPairing  map[string]*PairingStat `json:"by_pairing,omitempty"`
+}
+
+// PairingStat is what the calls of one NAT pairing ended in.
+type PairingStat struct {
+	Expected string         `json:"expected"`
+	Outcomes map[string]int `json:"outcomes"` // direct, relay, fail
 }
 
 // MOSSummary is the distribution of per-call MOS (the lowest MOS of a

@@ -35,11 +35,22 @@ func (r *runner) call(ctx context.Context, pc PlannedCall) reports.Result {
 	}
 
 	t := r.cfg.Scenario.Timeouts
-	res := endpoint.PlaceCall(ctx, caller.ep, callee.ep, endpoint.CallSpec{
+	spec := endpoint.CallSpec{
 		ID: pc.ID, Hold: pc.Hold, CalleeHangsUp: pc.Hangup == HangupCallee,
 		Setup: t.Setup, Teardown: t.Teardown,
-	})
+	}
+	from, _ := r.cfg.Scenario.Population(pc.Caller.Population)
+	to, _ := r.cfg.Scenario.Population(pc.Callee.Population)
+	var res reports.Result
+	if from.Direct() {
+		res = endpoint.PlaceDirectCall(ctx, caller.ep, callee.ep, spec)
+	} else {
+		res = endpoint.PlaceCall(ctx, caller.ep, callee.ep, spec)
+	}
 	res.Population = pc.Caller.Population
+	if want, ok := r.expectation(from, to); ok {
+		res.ICE.NAT, res.ICE.PeerNAT, res.ICE.Expected = want.NAT, want.PeerNAT, want.Expected
+	}
 	return res
 }
 

@@ -23,6 +23,15 @@ func (t *Target) Check(s *Scenario) error {
 	var uses []taken
 	for i, p := range s.Populations {
 		path := indexPath("populations", i)
+		if p.ICEPolicy == ICEPolicyRelay && t.TURN == nil {
+			sl.add(joinPath(path, "ice_policy"), ErrConflict, "relay-only agents need TURN servers, and target %s has no turn section", tfile)
+		}
+		if p.NAT == "tcp-one-port" && !p.Direct() {
+			sl.add(joinPath(path, "nat"), ErrConflict, "behind a tcp-one-port firewall only the TURN TLS port is open: SIP over WebSocket cannot reach the target; use signaling: direct, or udp-blocked")
+		}
+		if p.Direct() {
+			continue // no SIP: no sip.ws, no users needed (TURN credentials are minted per agent)
+		}
 		switch {
 		case p.Kind == KindWebRTC && t.SIP.WS == "":
 			sl.add(joinPath(path, "kind"), ErrConflict, "webrtc populations need sip.ws, which target %s does not give", tfile)

@@ -49,7 +49,9 @@ func Parse(name string, data []byte) (*Scenario, error) {
 // holds them together).
 var fields = map[string][]string{
 	"scenario":   {"name", "description", "seed", "users", "populations", "flows", "load", "timeouts", "thresholds"},
-	"population": {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup"},
+	"population":   {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup", "ice_policy", "nat", "turn", "signaling", "network"},
+	"network":      append([]string{"direction", "schedule"}, netProfileFields...),
+	"network_step": append([]string{"at", "for"}, netProfileFields...),
 	"flow":       {"name", "from", "to", "weight", "hold", "hangup"},
 	"hold":       {"min", "max"},
 	"load":       {"calls", "concurrency", "rate", "duration", "stages", "max_duration"},
@@ -145,6 +147,7 @@ func (d *decoder) population(n *yaml.Node, path string, p *Population) {
 		s, _ := d.str(v.val, joinPath(path, "dtls_setup"))
 		p.DTLSSetup = DTLSSetup(s)
 	}
+	d.populationNet(f, path, p)
 }
 
 func (d *decoder) flow(n *yaml.Node, path string, fl *Flow) {

@@ -65,12 +65,12 @@ func (r *runner) startPopulations(ctx context.Context) (*populations, error) {
 		for i := range users {
 			u := &user{lease: make(chan struct{}, 1)}
 			users[i] = u
-			src, err := sources.Next()
+			addrs, err := nextAddrs(p, sources)
 			if err != nil {
 				return pops, err
 			}
 			g.Go(func() error {
-				u.ep, u.err = r.startUser(ctx, p, i, src, guard)
+				u.ep, u.err = r.startUser(ctx, p, i, addrs, guard)
 				return nil
 			})
 		}
@@ -108,8 +108,12 @@ func unanswered(err error) bool {
 
 // startUser brings up virtual user i of population p and registers it; the
 // REGISTER (or the failure to connect) becomes a record.
-func (r *runner) startUser(ctx context.Context, p Population, i int, src netip.Addr, guard *socket.Guard) (*endpoint.Endpoint, error) {
-	n, err := socket.New(socket.WithSourceIP(src), socket.WithGuard(guard), socket.WithLogger(r.log))
+func (r *runner) startUser(ctx context.Context, p Population, i int, addrs userAddrs, guard *socket.Guard) (*endpoint.Endpoint, error) {
+	opts, err := r.netOptions(p, i, addrs)
+	if err != nil {
+		return nil, err
+	}
+	n, err := socket.New(append(opts, socket.WithGuard(guard), socket.WithLogger(r.log))...)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +123,10 @@ func (r *runner) startUser(ctx context.Context, p Population, i int, src netip.A
 	}
 	cfg.Logger, cfg.SIP.Logger = r.log, r.log
 	name := cfg.SIP.User
+	if p.Direct() {
+		// No SIP: nothing to register. Failing to build is a config error.
+		return endpoint.New(ctx, cfg)
+	}
 
 	regCtx, cancel := context.WithTimeout(ctx, r.cfg.Scenario.Timeouts.Register)
 	defer cancel()
@@ -178,6 +186,9 @@ func (p *populations) close(ctx context.Context, unregister bool) {
 // on this target, on the socket layer n and pacing clock.
 func (t *Target) EndpointConfig(p Population, i int, n *socket.Net, clock *media.Clock) (endpoint.Config, error) {
 	name, password, err := t.User(p.Name, p.Kind, i)
+	if errors.Is(err, ErrNoUsers) && p.Direct() {
+		name, password, err = fmt.Sprintf("%s-%d", p.Name, i), "", nil // no SIP login: the name only labels TURN credentials
+	}
 	if err != nil {
 		return endpoint.Config{}, err
 	}
@@ -205,8 +216,12 @@ func (t *Target) EndpointConfig(p Population, i int, n *socket.Net, clock *media
 			return endpoint.Config{}, err
 		}
 		cfg.DTLSSetup = string(p.DTLSSetup)
-		if cfg.TURN, cfg.TURNTLS, err = t.TURNURIs(name, time.Now()); err != nil {
-			return endpoint.Config{}, err
+		cfg.ICEPolicy = p.ICEPolicy
+		cfg.Direct = p.Direct()
+		if !p.NoTURN {
+			if cfg.TURN, cfg.TURNTLS, err = t.TURNURIs(name, time.Now()); err != nil {
+				return endpoint.Config{}, err
+			}
 		}
 	default:
 		cfg.SIP.Transport, cfg.SIP.Server = sipua.TransportUDP, t.SIP.UDP

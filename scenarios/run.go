@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 	if err != nil {
 		return info, err
 	}
-	r := &runner{cfg: cfg, log: cfg.Logger, clock: clock}
+	r := &runner{cfg: cfg, log: cfg.Logger, clock: clock, origin: info.Start}
 	r.progress.Planned = s.Load.Calls
 
 	// The clock and the progress reporter outlive the calls; they stop when
@@ -150,6 +150,7 @@ type runner struct {
 	clock *media.Clock
 	pops  *populations
 
+	origin   time.Time // the run's start: time zero of network schedules
 	started  atomic.Int64
 	mu       sync.Mutex
 	progress Progress

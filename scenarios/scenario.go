@@ -9,6 +9,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/gauntlet-rtc/gauntlet/agents/nat"
 	"github.com/gauntlet-rtc/gauntlet/reports"
 )
 
@@ -125,7 +126,22 @@ type Population struct {
 	// empty for other kinds.
 	SRTPProfiles []SRTPProfile
 	DTLSSetup    DTLSSetup
+	// ICEPolicy is "all" or "relay" (webrtc only; "" is all).
+	ICEPolicy string
+	// NAT is the NAT or firewall type the agents sit behind ("" or
+	// "open": none), emulated in user space (agents/nat).
+	NAT nat.Type
+	// NoTURN takes the target's TURN servers away from the agents
+	// (turn: false in the file).
+	NoTURN bool
+	// Signaling is SignalingSIP ("" too) or SignalingDirect.
+	Signaling string
+	// Network impairs the agents' media, nil for none.
+	Network *Network
 }
+
+// Direct reports whether the population's calls skip SIP.
+func (p Population) Direct() bool { return p.Signaling == SignalingDirect }
 
 // NewPopulation returns a population of count users of kind k with that
 // kind's defaults (codecs, SRTP profiles, DTLS setup).

@@ -36,13 +36,15 @@ func TestSchemaMatchesDecoder(t *testing.T) {
 		t.Fatalf("flow.hold is not a oneOf of two: %v", err)
 	}
 	objects := map[string]object{
-		"scenario":   schema.object,
-		"population": schema.Defs["population"],
-		"flow":       schema.Defs["flow"],
-		"hold":       holdRange.OneOf[1],
-		"load":       schema.Defs["load"],
-		"stage":      *stage.Items,
-		"timeouts":   schema.Defs["timeouts"],
+		"scenario":     schema.object,
+		"population":   schema.Defs["population"],
+		"flow":         schema.Defs["flow"],
+		"hold":         holdRange.OneOf[1],
+		"load":         schema.Defs["load"],
+		"stage":        *stage.Items,
+		"timeouts":     schema.Defs["timeouts"],
+		"network":      schema.Defs["network"],
+		"network_step": schema.Defs["network_step"],
 	}
 	for name, want := range fields {
 		var got []string

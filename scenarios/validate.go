@@ -159,6 +159,7 @@ func (v validator) population(path string, p Population) {
 	if p.Share == 0 { // a share's problems were reported where it was decoded
 		v.count(joinPath(path, "count"), p.Count, 1)
 	}
+	v.populationNet(path, p)
 	codecsPath := joinPath(path, "codecs")
 	if len(p.Codecs) == 0 {
 		v.l.add(codecsPath, ErrRequired, "required: at least one codec (known: %s)", joinQuoted(Codecs()))
@@ -203,6 +204,13 @@ func checkNames[T ~string](v validator, path, what string, got, known []T) {
 	}
 }
 
+func orSIP(s string) string {
+	if s == "" {
+		return SignalingSIP
+	}
+	return s
+}
+
 func kindNames() []string {
 	return []string{string(KindWebRTC), string(KindSIP)}
 }
@@ -214,6 +222,9 @@ func (v validator) flow(path string, f Flow, s *Scenario) {
 	to, toOK := v.ref(toPath, f.To, s)
 	if fromOK && from.Kind != KindWebRTC && slices.Contains(Kinds(), from.Kind) {
 		v.l.add(fromPath, ErrUnsupported, "calls must start from a webrtc population for now (webrtc agents place the calls; sip-to-sip flows test no WebRTC edge and come later); %q is %s", from.Name, from.Kind)
+	}
+	if fromOK && toOK && from.Direct() != to.Direct() {
+		v.l.add(toPath, ErrConflict, "a direct (signaling: direct) population calls only direct ones: %q is %s, %q is %s", from.Name, orSIP(from.Signaling), to.Name, orSIP(to.Signaling))
 	}
 	if fromOK && toOK && from.Name == to.Name && from.Count == 1 {
 		v.l.add(toPath, ErrConflict, "a flow within one population needs count >= 2 (a user cannot call itself); %q has %d", from.Name, from.Count)

@@ -86,6 +86,9 @@ func hold(ctx context.Context, spec CallSpec, out, in *Leg) (dropped bool) {
 	if err := hangup.Hangup(tctx); err != nil {
 		hangup.e.log.Debug("hangup failed", "call", spec.ID, "err", err)
 	}
+	if hangup.direct {
+		return false // no BYE to wait for: the caller of hold closes both legs
+	}
 	select {
 	case <-other.Done():
 	case <-tctx.Done():

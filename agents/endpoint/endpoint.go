@@ -58,6 +58,10 @@ type Config struct {
 	// PeerConfig, when set, adjusts each webrtc leg's peer configuration
 	// last (attacks use it to offer what a browser would not).
 	PeerConfig func(*peer.Config)
+	// Direct endpoints have no SIP user agent: they take part only in
+	// calls whose SDP the harness hands across (PlaceDirectCall), as two
+	// browsers whose own app relays offer and answer.
+	Direct bool
 	// DTMF offers and accepts RFC 4733 telephone-events (see Leg.SendDTMF).
 	DTMF bool
 	// RegisterExpiry is the Expires of REGISTER (default 300 s).
@@ -116,6 +120,9 @@ func New(ctx context.Context, cfg Config) (*Endpoint, error) {
 			e.cert = cert
 		}
 	}
+	if cfg.Direct {
+		return e, nil
+	}
 	sc := cfg.SIP
 	if sc.DialContext == nil {
 		sc.DialContext = cfg.Net.DialContext
@@ -144,11 +151,20 @@ func (e *Endpoint) User() string { return e.cfg.SIP.User }
 func (e *Endpoint) Kind() string { return e.cfg.Kind }
 
 // Subprotocol is what the WebSocket 101 echoed (webrtc endpoints).
-func (e *Endpoint) Subprotocol() string { return e.ua.Subprotocol() }
+func (e *Endpoint) Subprotocol() string {
+	if e.ua == nil {
+		return ""
+	}
+	return e.ua.Subprotocol()
+}
 
 // Register sends REGISTER and returns its record.
 func (e *Endpoint) Register(ctx context.Context) reports.Result {
 	r := reports.Result{Kind: reports.KindRegister, ID: "register-" + e.User(), From: e.User(), Start: time.Now()}
+	if e.ua == nil {
+		r.End, r.Outcome, r.Cause, r.Error = r.Start, reports.OutcomeFailed, reports.CauseRegister, ErrDirect.Error()
+		return r
+	}
 	status, err := e.ua.Register(ctx, e.cfg.RegisterExpiry)
 	r.End = time.Now()
 	r.SIPStatus = status
@@ -201,12 +217,18 @@ func (e *Endpoint) stopRefreshing() {
 // Unregister removes the binding (best effort at the end of a run).
 func (e *Endpoint) Unregister(ctx context.Context) error {
 	e.stopRefreshing()
+	if e.ua == nil {
+		return nil
+	}
 	return e.ua.Unregister(ctx)
 }
 
 // Close closes the SIP transport; legs still open end with it.
 func (e *Endpoint) Close() error {
 	e.stopRefreshing()
+	if e.ua == nil {
+		return nil
+	}
 	return e.ua.Close()
 }
 

@@ -7,6 +7,9 @@ import (
 	"github.com/gauntlet-rtc/gauntlet/reports"
 )
 
+// ErrDirect is returned for SIP on a direct endpoint (Config.Direct).
+var ErrDirect = errors.New("endpoint: a direct endpoint has no SIP: use PlaceDirectCall")
+
 var (
 	errNoCallee = errors.New("endpoint: the call never reached the callee")
 	errNoAudio  = errors.New("endpoint: no audio in either direction")

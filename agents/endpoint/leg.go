@@ -20,6 +20,7 @@ import (
 type Leg struct {
 	e      *Endpoint
 	caller bool
+	direct bool // a leg of PlaceDirectCall: no SIP dialog
 	start  time.Time
 	peer   string // the other party, as dialled or as in From
 
@@ -77,6 +78,9 @@ func (e *Endpoint) newSession() (media.Leg, error) {
 // the far end, or the call failed: the Leg is never nil; check Err.
 func (e *Endpoint) Dial(ctx context.Context, to string) *Leg {
 	l := e.newLeg(true, to)
+	if e.ua == nil {
+		return l.fail(ErrDirect, reports.CauseSignaling)
+	}
 	sess, err := e.newSession()
 	if err != nil {
 		return l.fail(err, reports.CauseSignaling)
@@ -111,6 +115,9 @@ func (e *Endpoint) Dial(ctx context.Context, to string) *Leg {
 // media flows, or the call failed: the Leg is never nil; check Err.
 func (e *Endpoint) Accept(ctx context.Context) *Leg {
 	var inv *sipua.ServerInvite
+	if e.ua == nil {
+		return e.newLeg(false, "").fail(ErrDirect, reports.CauseSignaling)
+	}
 	select {
 	case <-ctx.Done():
 		l := e.newLeg(false, "")
@@ -182,6 +189,9 @@ func (l *Leg) startMedia(ctx context.Context, codec media.Codec) *Leg {
 	l.stopSender = l.e.cfg.Clock.Add(sender)
 	dlg := l.dialog
 	l.mu.Unlock()
+	if dlg == nil {
+		return l // a direct call: no dialog to end it or re-INVITE it
+	}
 	l.answerReInvites(dlg)
 	go l.watch(dlg)
 	return l

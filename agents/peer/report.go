@@ -6,6 +6,7 @@ import (
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/reports"
+	"github.com/pion/ice/v4"
 )
 
 // Report is what a leg negotiated and measured.
@@ -36,6 +37,9 @@ func (p *Peer) Report() Report {
 			r.ICE.LocalCandidate = pair.Local.Type().String()
 			r.ICE.RemoteCandidate = pair.Remote.Type().String()
 			r.ICE.Relay = r.ICE.LocalCandidate == "relay"
+			if rc, ok := pair.Local.(*ice.CandidateRelay); ok {
+				r.ICE.RelayProtocol = rc.RelayProtocol()
+			}
 		}
 	}
 	r.Security = p.observer.Security()
