@@ -3,6 +3,7 @@ package reference
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,7 @@ func (r *Reference) TURN() *turn.Server { return r.turn }
 //
 //	turn:
 //	  servers:
-//	    - urls: ["turn:127.0.0.1:P?transport=udp", ..., "turns:127.0.0.1:P?transport=tcp"]
+//	    - urls: ["turn:127.0.0.1:P?transport=udp", ..., "turns:127.0.0.1:P?transport=tcp", "stun:127.0.0.1:P"]
 //	      tls_ca: |            # PEM the turns: listeners' certificate chains to
 //	        -----BEGIN CERTIFICATE-----
 //	  credentials:
@@ -49,6 +50,11 @@ func (r *Reference) writeTURN(b *strings.Builder) {
 	cfg := r.turn.Config()
 	b.WriteString("turn:\n  servers:\n")
 	urls := r.turn.URLs()
+	// A TURN server is a STUN server too: listed as such, agents without
+	// TURN (or a scenario's turn: false) still learn their reflexive address.
+	for _, a := range r.turn.UDPAddrs() {
+		urls = append(urls, "stun:"+net.JoinHostPort(a.Addr().String(), strconv.Itoa(int(a.Port()))))
+	}
 	quoted := make([]string, len(urls))
 	for i, u := range urls {
 		quoted[i] = strconv.Quote(u)

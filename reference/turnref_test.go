@@ -2,6 +2,7 @@ package reference
 
 import (
 	"crypto/x509"
+	"strings"
 	"testing"
 
 	"github.com/gauntlet-rtc/gauntlet/reference/turn"
@@ -42,8 +43,8 @@ func TestTargetYAMLWithTURN(t *testing.T) {
 		t.Fatalf("TargetYAML is not YAML: %v\n%s", err, raw)
 	}
 	srv := target.TURN.Servers
-	if len(srv) != 1 || len(srv[0].URLs) != 5 || srv[0].URLs[0] != ref.TURN().URLs()[0] {
-		t.Fatalf("turn servers %+v, want the relay's five URLs", srv)
+	if len(srv) != 1 || len(srv[0].URLs) != 7 || srv[0].URLs[0] != ref.TURN().URLs()[0] || !strings.HasPrefix(srv[0].URLs[5], "stun:") {
+		t.Fatalf("turn servers %+v, want the relay's five TURN URLs and its two STUN ones", srv)
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM([]byte(srv[0].TLSCA)) {
 		t.Errorf("tls_ca is not a PEM certificate: %q", srv[0].TLSCA)

@@ -99,7 +99,7 @@ func (t *Target) turnMode(p Population) nat.TURN {
 		for _, raw := range s.URLs {
 			u, err := stun.ParseURI(raw)
 			switch {
-			case err != nil:
+			case err != nil, !isTURN(u):
 			case u.Scheme == stun.SchemeTypeTURNS || u.Proto == stun.ProtoTypeTCP:
 				return nat.TURNAll
 			default:

@@ -218,10 +218,8 @@ func (t *Target) EndpointConfig(p Population, i int, n *socket.Net, clock *media
 		cfg.DTLSSetup = string(p.DTLSSetup)
 		cfg.ICEPolicy = p.ICEPolicy
 		cfg.Direct = p.Direct()
-		if !p.NoTURN {
-			if cfg.TURN, cfg.TURNTLS, err = t.TURNURIs(name, time.Now()); err != nil {
-				return endpoint.Config{}, err
-			}
+		if cfg.TURN, cfg.TURNTLS, err = t.TURNURIs(name, time.Now(), p.NoTURN); err != nil {
+			return endpoint.Config{}, err
 		}
 	default:
 		cfg.SIP.Transport, cfg.SIP.Server = sipua.TransportUDP, t.SIP.UDP

@@ -143,9 +143,7 @@ func (v validator) turn(t *TURNTarget) {
 		}
 		for j, u := range s.URLs {
 			if _, err := stun.ParseURI(u); err != nil {
-				v.l.add(fmt.Sprintf("%s.urls[%d]", path, j), ErrSyntax, "bad TURN URI %q: %v", u, err)
-			} else if !strings.HasPrefix(u, "turn") {
-				v.l.add(fmt.Sprintf("%s.urls[%d]", path, j), ErrSyntax, "%q is not a turn: or turns: URI", u)
+				v.l.add(fmt.Sprintf("%s.urls[%d]", path, j), ErrSyntax, "bad URI %q: %v (want turn:, turns:, stun: or stuns:)", u, err)
 			}
 		}
 		if s.TLSCA != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(s.TLSCA)) {
@@ -224,9 +222,10 @@ func (t *Target) TURNCredentials(user string, now time.Time) (username, password
 	}
 }
 
-// TURNURIs returns the target's TURN URIs with credentials for user, and
-// the TLS configuration for turns: (nil without TURN).
-func (t *Target) TURNURIs(user string, now time.Time) ([]*stun.URI, *tls.Config, error) {
+// TURNURIs returns the target's ICE servers, TURN URIs with credentials
+// for user, and the TLS configuration for turns: (nil without a turn
+// section). With stunOnly, only its stun: and stuns: URIs.
+func (t *Target) TURNURIs(user string, now time.Time, stunOnly bool) ([]*stun.URI, *tls.Config, error) {
 	username, password, ok := t.TURNCredentials(user, now)
 	if !ok {
 		return nil, nil, nil
@@ -240,7 +239,13 @@ func (t *Target) TURNURIs(user string, now time.Time) ([]*stun.URI, *tls.Config,
 			if err != nil {
 				return nil, nil, fmt.Errorf("target %s: turn: %w", t.Name, err)
 			}
-			u.Username, u.Password = username, password
+			relay := isTURN(u)
+			if relay && stunOnly {
+				continue
+			}
+			if relay {
+				u.Username, u.Password = username, password
+			}
 			uris = append(uris, u)
 		}
 		if s.TLSCA != "" && pool.AppendCertsFromPEM([]byte(s.TLSCA)) {
@@ -252,6 +257,10 @@ func (t *Target) TURNURIs(user string, now time.Time) ([]*stun.URI, *tls.Config,
 		cfg.RootCAs = pool
 	}
 	return uris, cfg, nil
+}
+
+func isTURN(u *stun.URI) bool {
+	return u.Scheme == stun.SchemeTypeTURN || u.Scheme == stun.SchemeTypeTURNS
 }
 
 // turnHosts lists the hosts the TURN URIs name.

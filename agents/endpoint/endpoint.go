@@ -241,6 +241,12 @@ func causeOf(err error, fallback string) string {
 		return ""
 	case errors.Is(err, context.Canceled):
 		return reports.CauseCanceled
+	// A media phase that ran out of time failed in that phase: the cause
+	// names it (the message says it timed out).
+	case errors.Is(err, peer.ErrFingerprint), errors.Is(err, peer.ErrDTLS):
+		return reports.CauseDTLS
+	case errors.Is(err, peer.ErrICE):
+		return reports.CauseICE
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, sipua.ErrTimeout):
 		return reports.CauseTimeout
 	case errors.Is(err, sipua.ErrUnreachable), errors.Is(err, sipua.ErrHandshake),
@@ -248,10 +254,6 @@ func causeOf(err error, fallback string) string {
 		return reports.CauseUnreachable
 	case errors.As(err, &status):
 		return fallback
-	case errors.Is(err, peer.ErrFingerprint), errors.Is(err, peer.ErrDTLS):
-		return reports.CauseDTLS
-	case errors.Is(err, peer.ErrICE):
-		return reports.CauseICE
 	}
 	return fallback
 }
