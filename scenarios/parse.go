@@ -48,15 +48,15 @@ func Parse(name string, data []byte) (*Scenario, error) {
 // order messages list them. scenario.schema.json must say the same (a test
 // holds them together).
 var fields = map[string][]string{
-	"scenario":   {"name", "description", "seed", "users", "populations", "flows", "load", "timeouts", "thresholds"},
+	"scenario":     {"name", "description", "seed", "users", "populations", "flows", "load", "timeouts", "thresholds"},
 	"population":   {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup", "ice_policy", "nat", "turn", "signaling", "network"},
 	"network":      append([]string{"direction", "schedule"}, netProfileFields...),
 	"network_step": append([]string{"at", "for"}, netProfileFields...),
-	"flow":       {"name", "from", "to", "weight", "hold", "hangup"},
-	"hold":       {"min", "max"},
-	"load":       {"calls", "concurrency", "rate", "duration", "stages", "max_duration"},
-	"stage":      {"duration", "concurrency"},
-	"timeouts":   {"setup", "register", "teardown"},
+	"flow":         {"name", "from", "to", "weight", "hold", "hangup"},
+	"hold":         {"min", "max"},
+	"load":         {"calls", "concurrency", "rate", "duration", "stages", "max_duration"},
+	"stage":        {"duration", "concurrency"},
+	"timeouts":     {"setup", "register", "teardown"},
 }
 
 func (d *decoder) scenario(root *yaml.Node, s *Scenario) {
