@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/gauntlet-rtc/gauntlet/reference/gateway"
+	"github.com/gauntlet-rtc/gauntlet/reference/rooms"
 	"github.com/gauntlet-rtc/gauntlet/reference/turn"
 )
 
@@ -25,6 +26,9 @@ type Config struct {
 	// TURN, when set, starts the TURN relay too (turn.DefaultTestConfig
 	// suits a deployment on loopback, whose peers are loopback addresses).
 	TURN *turn.Config `yaml:"turn"`
+	// Rooms, when set, starts the rooms service too, after the TURN relay
+	// it hands credentials for (rooms without turn is a config error).
+	Rooms *rooms.Config `yaml:"rooms"`
 	// Logger is used by every part whose own config sets none; nil discards.
 	Logger *slog.Logger `yaml:"-"`
 }
@@ -45,7 +49,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("turn: %w", err)
 		}
 	}
-	return nil
+	return c.validateRooms()
 }
 
 // Reference is a running reference deployment.
@@ -53,6 +57,7 @@ type Reference struct {
 	cfg     Config
 	gateway *gateway.Gateway
 	turn    *turn.Server
+	rooms   *rooms.Server
 }
 
 // Start validates cfg, starts every part and returns once all listen. ctx
@@ -77,6 +82,11 @@ func Start(ctx context.Context, cfg Config) (*Reference, error) {
 			return nil, errors.Join(err, gw.Close())
 		}
 	}
+	if cfg.Rooms != nil {
+		if err := r.startRooms(ctx); err != nil {
+			return nil, errors.Join(err, r.Close())
+		}
+	}
 	return r, nil
 }
 
@@ -86,6 +96,9 @@ func (r *Reference) Gateway() *gateway.Gateway { return r.gateway }
 // Close stops every part and returns once all their goroutines have exited.
 func (r *Reference) Close() error {
 	err := r.gateway.Close()
+	if r.rooms != nil {
+		err = errors.Join(err, r.rooms.Close())
+	}
 	if r.turn != nil {
 		err = errors.Join(err, r.turn.Close())
 	}
@@ -124,6 +137,7 @@ func (r *Reference) TargetYAML() []byte {
 	fmt.Fprintf(&b, "  sip: {pattern: %s, start: %d, password: %s}\n", strconv.Quote(g.SIPUsers.Pattern), g.SIPUsers.Start,
 		strconv.Quote(r.gateway.Password(gateway.KindSIP)))
 	r.writeTURN(&b)
+	r.writeRooms(&b)
 	return []byte(b.String())
 }
 

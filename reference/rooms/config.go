@@ -51,13 +51,13 @@ type Rate struct {
 // RateLimits are the per-source-IP limits of each endpoint and the
 // per-connection limit of WebSocket messages.
 type RateLimits struct {
-	Create      Rate `yaml:"create"`       // POST /v1/rooms
-	Join        Rate `yaml:"join"`         // POST /v1/rooms/{room}/join, probes of missing rooms included
-	Credentials Rate `yaml:"credentials"`  // POST /v1/rooms/{room}/turn
-	WSUpgrade   Rate `yaml:"ws_upgrade"`   // GET /v1/rooms/{room}/ws
-	WSMessages  Rate `yaml:"ws_messages"`  // per connection
-	MaxTracked  int  `yaml:"max_tracked"`  // sources remembered per limiter (least recent forgotten)
-	MaxStrikes  int  `yaml:"max_strikes"`  // messages refused in a row before the connection is closed (1008)
+	Create      Rate `yaml:"create"`        // POST /v1/rooms
+	Join        Rate `yaml:"join"`          // POST /v1/rooms/{room}/join, probes of missing rooms included
+	Credentials Rate `yaml:"credentials"`   // POST /v1/rooms/{room}/turn
+	WSUpgrade   Rate `yaml:"ws_upgrade"`    // GET /v1/rooms/{room}/ws
+	WSMessages  Rate `yaml:"ws_messages"`   // per connection
+	MaxTracked  int  `yaml:"max_tracked"`   // sources remembered per limiter (least recent forgotten)
+	MaxStrikes  int  `yaml:"max_strikes"`   // messages refused in a row before the connection is closed (1008)
 	RetryAfter  int  `yaml:"retry_after_s"` // the smallest Retry-After, seconds
 }
 
