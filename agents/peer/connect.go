@@ -45,19 +45,23 @@ func (p *Peer) Connect(ctx context.Context) error {
 		return p.fail(ctx, ErrICE, err)
 	}
 	iceDone := time.Now()
-	ep := newEndpoint(conn, p.observer)
+	var io net.Conn = conn
+	if p.cfg.WrapConn != nil {
+		io = p.cfg.WrapConn(conn)
+	}
+	ep := newEndpoint(io, p.observer)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return ErrClosed
 	}
-	p.iceConn = conn
+	p.iceConn, p.conn = conn, io
 	p.iceMS = ms(iceDone.Sub(start))
 	rx := newReceiver(p.onRTP, &p.stats)
 	rx.rtcp = p.newRTCP()
 	// Started under the lock that Close takes first, so that no goroutine
 	// starts once Close is waiting for them.
-	p.wg.Go(func() { p.readLoop(conn, ep, rx) })
+	p.wg.Go(func() { p.readLoop(io, ep, rx) })
 	p.mu.Unlock()
 
 	dc, err := p.handshake(ctx, ep, conn.RemoteAddr(), client)
@@ -80,7 +84,7 @@ func (p *Peer) Connect(ctx context.Context) error {
 	p.connected = done
 	p.stage = stageConnected
 	p.wg.Go(func() { p.drainDTLS(dc) })
-	p.startRTCP(tx, conn)
+	p.startRTCP(tx, io)
 	return nil
 }
 
@@ -214,7 +218,7 @@ func (p *Peer) drainDTLS(dc *dtls.Conn) {
 // readLoop is the leg's one read goroutine: it shows every datagram to the
 // wire observer and demultiplexes by first byte (RFC 7983): DTLS to the
 // handshake, RTP decrypted and handed to OnRTP, RTCP counted.
-func (p *Peer) readLoop(conn *ice.Conn, ep *endpoint, rx *receiver) {
+func (p *Peer) readLoop(conn net.Conn, ep *endpoint, rx *receiver) {
 	defer ep.closeBuffer()
 	buf := make([]byte, 8192)
 	for {
@@ -252,7 +256,7 @@ func (p *Peer) WriteRTP(pkt *rtp.Packet) error {
 		return ErrNotConnected
 	}
 	p.mu.Lock()
-	conn := p.iceConn
+	conn := p.conn
 	p.mu.Unlock()
 	return tx.write(pkt, p.ssrc, conn, p.observer)
 }

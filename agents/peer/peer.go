@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -74,6 +75,19 @@ type Config struct {
 	// DTLSServerOptions are appended when the leg is the DTLS server
 	// (server-only hooks such as dtls.WithServerHelloMessageHook).
 	DTLSServerOptions []dtls.ServerOption
+	// WrapConn, when set, wraps the leg's ICE conn once ICE has connected:
+	// every datagram the leg sends after that (DTLS, SRTP, SRTCP) goes
+	// through the wrapper's Write and every one it reads through its Read.
+	// Attacks use it to rewrite, withhold or inject datagrams past ICE;
+	// what the wrapper writes still goes through the socket layer's guard.
+	WrapConn func(net.Conn) net.Conn
+	// LocalSDP, when set, rewrites each description the leg gives out (offer
+	// or answer) before it leaves: attacks offer what a browser would not,
+	// e.g. an MD5 fingerprint.
+	LocalSDP func([]byte) []byte
+	// RemoteSDP, when set, is shown each description the far end sent, as
+	// received, before the leg parses it.
+	RemoteSDP func([]byte)
 	// ReplayWindow is the SRTP replay window (default 64). Set it below 0
 	// to switch replay protection off (attacks against the harness itself).
 	ReplayWindow int
@@ -107,6 +121,7 @@ type Peer struct {
 	codec      media.Codec
 	onRTP      func(*rtp.Packet, time.Time)
 	iceConn    *ice.Conn
+	conn       net.Conn // iceConn, or the WrapConn around it: the leg's I/O
 	dtlsConn   *dtls.Conn
 	iceMS      float64
 	dtlsMS     float64
@@ -258,11 +273,28 @@ func (p *Peer) localDesc(ctx context.Context, setup, mid string, codecs []media.
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrICE, err)
 	}
-	return buildSDP(localDesc{
+	return p.describe(localDesc{
 		sessionID: newSessionID(), ufrag: ufrag, pwd: pwd, fp: p.localFP,
 		setup: setup, mid: mid, codecs: codecs, cands: forSDP(cands, p.cfg.Policy),
 		ssrc: p.ssrc, cname: p.cname,
 	})
+}
+
+// describe writes d, rewritten by LocalSDP when it is set.
+func (p *Peer) describe(d localDesc) ([]byte, error) {
+	b, err := buildSDP(d)
+	if err != nil || p.cfg.LocalSDP == nil {
+		return b, err
+	}
+	return p.cfg.LocalSDP(b), nil
+}
+
+// parseRemote shows the far end's description to RemoteSDP and parses it.
+func (p *Peer) parseRemote(b []byte) (remoteDesc, error) {
+	if p.cfg.RemoteSDP != nil {
+		p.cfg.RemoteSDP(b)
+	}
+	return parseSDP(b)
 }
 
 // Offer gathers candidates (complete, no trickle) and returns our SDP offer
@@ -286,7 +318,7 @@ func (p *Peer) Offer(ctx context.Context, codecs []media.Codec) ([]byte, error) 
 // one of codecs (the offerer's preference wins), gathers, and returns our SDP
 // answer and the negotiated codec (with the offer's payload type).
 func (p *Peer) Answer(ctx context.Context, offer []byte, codecs []media.Codec) ([]byte, media.Codec, error) {
-	r, err := parseSDP(offer)
+	r, err := p.parseRemote(offer)
 	if err != nil {
 		return nil, media.Codec{}, err
 	}
@@ -334,7 +366,7 @@ func (p *Peer) Answer(ctx context.Context, offer []byte, codecs []media.Codec) (
 // SetAnswer applies the far end's answer to our offer and returns the
 // negotiated codec (the answer's first codec that we offered).
 func (p *Peer) SetAnswer(answer []byte) (media.Codec, error) {
-	r, err := parseSDP(answer)
+	r, err := p.parseRemote(answer)
 	if err != nil {
 		return media.Codec{}, err
 	}

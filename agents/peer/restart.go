@@ -34,7 +34,7 @@ func (p *Peer) RestartOffer(ctx context.Context) ([]byte, error) {
 // candidates, and returns the answer. An offer whose ufrag is the current
 // one is not a restart (ErrSDP).
 func (p *Peer) RestartAnswer(ctx context.Context, offer []byte) ([]byte, error) {
-	r, err := parseSDP(offer)
+	r, err := p.parseRemote(offer)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (p *Peer) RestartAnswer(ctx context.Context, offer []byte) ([]byte, error) 
 // SetRestartAnswer takes the far end's answer to RestartOffer: its new ICE
 // credentials and candidates. Connectivity checks then find the new pair.
 func (p *Peer) SetRestartAnswer(answer []byte) error {
-	r, err := parseSDP(answer)
+	r, err := p.parseRemote(answer)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (p *Peer) restartDesc(ctx context.Context) ([]byte, error) {
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("%w: no candidate gathered after the restart (policy %s)", ErrICE, p.cfg.Policy)
 	}
-	return buildSDP(localDesc{
+	return p.describe(localDesc{
 		sessionID: newSessionID(), ufrag: ufrag, pwd: pwd, fp: p.localFP,
 		setup: setup, mid: mid, codecs: codecs, cands: cands, ssrc: p.ssrc, cname: p.cname,
 	})

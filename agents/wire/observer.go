@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/gauntlet-rtc/gauntlet/reports"
@@ -29,6 +30,7 @@ const ObservedBy = "wire"
 const (
 	maxPartials = 8  // handshake messages being reassembled at once
 	maxAlerts   = 32 // alerts kept
+	maxMessages = 64 // handshake message types kept per direction
 )
 
 // AlertEvent is an alert seen on the wire. An alert sent after
@@ -51,6 +53,7 @@ type Observer struct {
 	serverDir    Dir
 	helloVerify  bool
 	alerts       []AlertEvent
+	progress     [2]Progress
 	malformed    int
 	partials     map[partialKey]*partial
 }
@@ -86,7 +89,11 @@ func (o *Observer) Observe(dir Dir, b []byte) {
 		case ContentHandshake:
 			if r.Epoch == 0 {
 				o.handshakeRecord(dir, r.Fragment)
+			} else {
+				o.progress[dir&1].Encrypted = true
 			}
+		case ContentChangeCipherSpec:
+			o.progress[dir&1].ChangeCipherSpec = true
 		case ContentAlert:
 			o.alertRecord(dir, r)
 		}
@@ -115,6 +122,9 @@ func (o *Observer) handshakeRecord(dir Dir, frag []byte) {
 		o.malformed++
 	}
 	for _, h := range hs {
+		if p := &o.progress[dir&1]; h.FragmentOffset == 0 && len(p.Messages) < maxMessages {
+			p.Messages = append(p.Messages, h.Type)
+		}
 		switch h.Type {
 		case HandshakeClientHello, HandshakeServerHello, HandshakeHelloVerifyRequest:
 		default:
@@ -241,6 +251,29 @@ func (o *Observer) Alerts() []AlertEvent {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]AlertEvent(nil), o.alerts...)
+}
+
+// Progress is how far one side's handshake went, as seen on the wire.
+type Progress struct {
+	// Messages are the types of the plaintext handshake messages sent
+	// (first fragments only, so a retransmission shows again; at most 64).
+	Messages         []uint8
+	ChangeCipherSpec bool // a ChangeCipherSpec was sent
+	Encrypted        bool // an encrypted handshake record (Finished) was sent
+}
+
+// Sent reports whether a plaintext handshake message of type typ was sent.
+func (p Progress) Sent(typ uint8) bool { return slices.Contains(p.Messages, typ) }
+
+// Progress returns how far the side sending in dir went: the handshake
+// messages it sent in the clear, and whether it went on to
+// ChangeCipherSpec and an encrypted Finished.
+func (o *Observer) Progress(dir Dir) Progress {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p := o.progress[dir&1]
+	p.Messages = slices.Clone(p.Messages)
+	return p
 }
 
 // Malformed returns how many DTLS-looking datagrams, records or messages

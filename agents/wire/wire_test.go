@@ -193,6 +193,7 @@ func TestNames(t *testing.T) {
 		{wire.CipherSuiteName(0xC030), "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
 		{wire.CipherSuiteName(0xC0AE), "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8"},
 		{wire.CipherSuiteName(0x00A8), "TLS_PSK_WITH_AES_128_GCM_SHA256"},
+		{wire.CipherSuiteName(0xC02D), "TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256"},
 		{wire.CipherSuiteName(0xBEEF), "0xBEEF"},
 		{wire.SRTPProfileName(1), "SRTP_AES128_CM_HMAC_SHA1_80"},
 		{wire.SRTPProfileName(2), "SRTP_AES128_CM_HMAC_SHA1_32"},
@@ -237,4 +238,32 @@ func FuzzObserve(f *testing.F) {
 		_, _ = wire.ParseClientHello(b)
 		_, _ = wire.ParseServerHello(b)
 	})
+}
+
+func TestProgressFollowsBothSides(t *testing.T) {
+	o := wire.NewObserver()
+	observeCapture(o, loadCapture(t))
+	out, in := o.Progress(wire.Out), o.Progress(wire.In)
+	for _, typ := range []uint8{wire.HandshakeClientHello, wire.HandshakeCertificate, wire.HandshakeClientKeyExchange, wire.HandshakeCertificateVerify} {
+		if !out.Sent(typ) {
+			t.Errorf("client side: message %d not seen in %v", typ, out.Messages)
+		}
+	}
+	for _, typ := range []uint8{wire.HandshakeHelloVerifyRequest, wire.HandshakeServerHello, wire.HandshakeServerKeyExchange, wire.HandshakeServerHelloDone} {
+		if !in.Sent(typ) {
+			t.Errorf("server side: message %d not seen in %v", typ, in.Messages)
+		}
+	}
+	if out.Sent(wire.HandshakeServerHello) || in.Sent(wire.HandshakeClientKeyExchange) {
+		t.Errorf("directions mixed up: out %v, in %v", out.Messages, in.Messages)
+	}
+	if !out.ChangeCipherSpec || !out.Encrypted || !in.ChangeCipherSpec || !in.Encrypted {
+		t.Errorf("out %+v, in %+v: both sides finished", out, in)
+	}
+
+	stopped := wire.NewObserver() // a client that answers the ServerHello with an alert
+	stopped.Observe(wire.In, record(21, 0, 1, []byte{2, 70}))
+	if p := stopped.Progress(wire.In); len(p.Messages) != 0 || p.ChangeCipherSpec || p.Encrypted {
+		t.Errorf("an alert alone shows as progress %+v", p)
+	}
 }
