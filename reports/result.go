@@ -12,6 +12,9 @@ const (
 	KindAttack   = "attack"
 	KindSpec     = "spec"
 	KindRoom     = "room" // one participant of a browser-to-browser room
+	// KindInterval is a reading of the calls in progress over one interval
+	// (a second): the run's quality time series (see Interval).
+	KindInterval = "interval"
 )
 
 // Outcomes of an attempt.
@@ -63,6 +66,8 @@ type Result struct {
 
 	Attack *Finding `json:"attack,omitempty"`
 	Room   *Room    `json:"room,omitempty"`
+	// Interval is set on KindInterval records.
+	Interval *Interval `json:"interval,omitempty"`
 }
 
 // Phases are the setup phases of a call, each in ms from the moment the

@@ -143,6 +143,10 @@ func (z *Summarizer) Add(r Result) {
 		}
 	case KindAttack:
 		z.addAttack(r)
+	case KindInterval:
+		if r.Interval != nil && r.Interval.Directions > 0 {
+			z.timeline.addSample(r.Interval.sample(r))
+		}
 	case KindSpec:
 	default:
 		z.unknown[r.Kind]++

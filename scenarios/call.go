@@ -38,7 +38,9 @@ func (r *runner) call(ctx context.Context, pc PlannedCall) reports.Result {
 	spec := endpoint.CallSpec{
 		ID: pc.ID, Hold: pc.Hold, CalleeHangsUp: pc.Hangup == HangupCallee,
 		Setup: t.Setup, Teardown: t.Teardown,
+		OnMedia: func(a, b *endpoint.Leg) { r.live.add(pc.ID, a, b) },
 	}
+	defer r.live.remove(pc.ID)
 	from, _ := r.cfg.Scenario.Population(pc.Caller.Population)
 	to, _ := r.cfg.Scenario.Population(pc.Callee.Population)
 	var res reports.Result

@@ -99,6 +99,7 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 	if cfg.Progress != nil {
 		bgGroup.Go(func() error { r.reportProgress(bg); return nil })
 	}
+	bgGroup.Go(func() error { r.sampleLoop(bg); return nil })
 	defer func() {
 		stopBG()
 		_ = bgGroup.Wait()
@@ -151,6 +152,7 @@ type runner struct {
 	pops  *populations
 
 	origin   time.Time // the run's start: time zero of network schedules
+	live     liveCalls // calls with media up, read for the time series
 	started  atomic.Int64
 	mu       sync.Mutex
 	progress Progress

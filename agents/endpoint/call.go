@@ -14,6 +14,10 @@ type CallSpec struct {
 	CalleeHangsUp bool          // else the caller hangs up
 	Setup         time.Duration // dial to media up (default 15 s)
 	Teardown      time.Duration // BYE to the far side seeing it (default 5 s)
+	// OnMedia, when set, is called once both legs carry media, before the
+	// hold starts; the legs stay valid (their Sample included) until the
+	// call's record is returned.
+	OnMedia func(caller, callee *Leg)
 }
 
 // PlaceCall runs one whole call: callee waits for the INVITE, caller dials
@@ -42,6 +46,9 @@ func PlaceCall(ctx context.Context, caller, callee *Endpoint, spec CallSpec) rep
 
 	dropped := false
 	if out.Err() == nil && in.Err() == nil {
+		if spec.OnMedia != nil {
+			spec.OnMedia(out, in)
+		}
 		dropped = hold(ctx, spec, out, in)
 	}
 	_ = out.Close()

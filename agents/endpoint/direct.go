@@ -36,6 +36,9 @@ func PlaceDirectCall(ctx context.Context, caller, callee *Endpoint, spec CallSpe
 	}
 	dropped := false
 	if out.Err() == nil && in.Err() == nil {
+		if spec.OnMedia != nil {
+			spec.OnMedia(out, in)
+		}
 		dropped = hold(ctx, spec, out, in)
 	}
 	_ = out.Close()
