@@ -23,10 +23,14 @@ const (
 	WeakenQuota = "quota"
 	// WeakenBandwidthCap lifts the per-allocation bandwidth cap.
 	WeakenBandwidthCap = "bandwidth-cap"
+	// WeakenSTUNValidation hands malformed STUN messages and messages with
+	// a bad FINGERPRINT to pion unchecked, instead of dropping them as
+	// RFC 8489 6.3 and 14.7 say (pion answers a bad FINGERPRINT).
+	WeakenSTUNValidation = "stun-validation"
 )
 
 // WeakenNames lists every switch Config.Weaken accepts.
-var WeakenNames = []string{WeakenPeerDeny, WeakenCredentialExpiry, WeakenQuota, WeakenBandwidthCap}
+var WeakenNames = []string{WeakenPeerDeny, WeakenCredentialExpiry, WeakenQuota, WeakenBandwidthCap, WeakenSTUNValidation}
 
 // RFC 8656 lifetimes.
 const (

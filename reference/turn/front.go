@@ -23,7 +23,8 @@ import (
 //     ChannelBind (pion answers ChannelBind 401), Send indications dropped;
 //   - channel numbers outside 0x4000-0x4FFF get 400;
 //   - REQUESTED-TRANSPORT TCP gets 442 (RFC 6062 is not offered);
-//   - malformed STUN and a bad FINGERPRINT are dropped silently.
+//   - malformed STUN and a bad FINGERPRINT are dropped silently (handed to
+//     pion with WeakenSTUNValidation).
 // Whatever passes reaches pion unchanged, or re-signed with the same key
 // when the LIFETIME had to be rewritten.
 
@@ -54,6 +55,9 @@ type front struct {
 	metrics     *metrics
 	log         *slog.Logger
 	maxLifetime time.Duration
+	// lax passes malformed STUN and a bad FINGERPRINT on to pion
+	// (WeakenSTUNValidation).
+	lax bool
 
 	// stash holds the key the front verified for the message in flight from
 	// each client address, for pion's AuthHandler (which knows only the
@@ -76,6 +80,7 @@ func newFront(c Config, allocs *allocTable, m *metrics, log *slog.Logger) *front
 		metrics:     m,
 		log:         log,
 		maxLifetime: c.MaxLifetime,
+		lax:         c.weakened(WeakenSTUNValidation),
 		stash:       map[string]stashed{},
 	}
 }
@@ -121,17 +126,16 @@ func (f *front) inspect(b []byte, src, local net.Addr) ([]byte, verdict) {
 		return nil, pass // pion drops ChannelData on an unbound channel
 	}
 	if !isSTUN(b) {
-		f.metrics.malformed.Add(1)
-		return nil, drop
+		return nil, f.malformed()
 	}
 	m := &stun.Message{Raw: append([]byte(nil), b...)}
 	if err := m.Decode(); err != nil {
-		f.metrics.malformed.Add(1)
-		return nil, drop
+		return nil, f.malformed()
 	}
 	if m.Contains(stun.AttrFingerprint) && stun.Fingerprint.Check(m) != nil {
-		f.metrics.malformed.Add(1)
-		return nil, drop
+		if v := f.malformed(); v == drop {
+			return nil, v
+		}
 	}
 	switch {
 	case m.Type.Class == stun.ClassIndication && m.Type.Method == stun.MethodSend:
@@ -149,6 +153,16 @@ func (f *front) inspect(b []byte, src, local net.Addr) ([]byte, verdict) {
 		return f.authenticated(m, src, local)
 	}
 	return nil, pass
+}
+
+// malformed is the fate of a malformed message: dropped (and counted),
+// or handed to pion as it is with STUN validation weakened.
+func (f *front) malformed() verdict {
+	if f.lax {
+		return pass
+	}
+	f.metrics.malformed.Add(1)
+	return drop
 }
 
 // authenticated runs the long-term credential checks the front owns, then
