@@ -34,6 +34,7 @@ const (
 	CauseDTLS        = "dtls"        // the DTLS handshake failed or the fingerprint did not match
 	CauseMedia       = "media"       // connected, but no audio in one or both directions
 	CauseDropped     = "dropped"     // the call was torn down early by the far side or the target
+	CauseAction      = "action"      // a mid-call action (hold, ICE restart, DTMF) failed
 	CauseCanceled    = "canceled"    // the run was stopped (SIGINT, deadline) before the attempt ended
 )
 
@@ -66,6 +67,8 @@ type Result struct {
 
 	Attack *Finding `json:"attack,omitempty"`
 	Room   *Room    `json:"room,omitempty"`
+	// Actions are the call's mid-call actions, in the order they ran.
+	Actions []Action `json:"actions,omitempty"`
 	// Interval is set on KindInterval records.
 	Interval *Interval `json:"interval,omitempty"`
 }
