@@ -39,6 +39,7 @@ func (r *runner) call(ctx context.Context, pc PlannedCall) reports.Result {
 		ID: pc.ID, Hold: pc.Hold, CalleeHangsUp: pc.Hangup == HangupCallee,
 		Setup: t.Setup, Teardown: t.Teardown,
 		OnMedia: func(a, b *endpoint.Leg) { r.live.add(pc.ID, a, b) },
+		Actions: endpointActions(pc.Actions),
 	}
 	defer r.live.remove(pc.ID)
 	from, _ := r.cfg.Scenario.Population(pc.Caller.Population)

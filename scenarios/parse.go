@@ -52,7 +52,8 @@ var fields = map[string][]string{
 	"population":   {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup", "ice_policy", "nat", "turn", "signaling", "network"},
 	"network":      append([]string{"direction", "schedule"}, netProfileFields...),
 	"network_step": append([]string{"at", "for"}, netProfileFields...),
-	"flow":         {"name", "from", "to", "weight", "hold", "hangup"},
+	"flow":         {"name", "from", "to", "weight", "hold", "hangup", "actions"},
+	"action":       {"at", "do", "for", "digits", "by"},
 	"hold":         {"min", "max"},
 	"load":         {"calls", "concurrency", "rate", "duration", "stages", "max_duration"},
 	"stage":        {"duration", "concurrency"},
@@ -175,6 +176,9 @@ func (d *decoder) flow(n *yaml.Node, path string, fl *Flow) {
 	if v, ok := f["hangup"]; ok {
 		s, _ := d.str(v.val, joinPath(path, "hangup"))
 		fl.Hangup = Hangup(s)
+	}
+	if v, ok := f["actions"]; ok {
+		fl.Actions = d.actions(v.val, joinPath(path, "actions"))
 	}
 }
 

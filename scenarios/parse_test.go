@@ -147,6 +147,13 @@ func TestBadScenarios(t *testing.T) {
 		{"merge-key", []string{`5:5: populations[1]: YAML merge keys (<<) are not supported`}, ErrUnsupported},
 		{"two-docs", []string{`2:1: more than one YAML document`}, ErrSyntax},
 		{"not-a-mapping", []string{`1:1: want a mapping of fields at the top, got a list`}, ErrType},
+		{"unknown-nat", []string{`4:46: populations[0].nat: unknown NAT type "symetric" (did you mean "symmetric"?)`}, ErrUnknownName},
+		{"bad-loss", []string{`8:7: populations[0].network.loss: must be 0% to 100%, got 120%`}, ErrRange},
+		{"late-action", []string{
+			`12:10: flows[0].actions[0].at: ends at 11s, not before the shortest hold (10s)`,
+			`13:9: flows[0].actions[1].digits: want 1 to 32 of 0-9 * # A-D, got ""`,
+		}, ErrRange},
+		{"direct-to-sip", []string{`7:33: flows[0].to: a direct (signaling: direct) population calls only direct ones`}, ErrConflict},
 		{"multiple", []string{
 			`6:5: populations[0].count: must be >= 1, got 0`,
 			`7:20: populations[0].codecs[1]: unknown codec "speex"`,

@@ -18,13 +18,14 @@ func (e Endpoint) String() string { return fmt.Sprintf("%s[%d]", e.Population, e
 // PlannedCall is one call of a plan: who calls whom, in which flow, and
 // how long the call is held once connected.
 type PlannedCall struct {
-	Seq    int    // 0-based position in the plan
-	ID     string // "call-000001" (1-based; wider past 999999)
-	Flow   string
-	Caller Endpoint
-	Callee Endpoint
-	Hold   time.Duration
-	Hangup Hangup
+	Seq     int    // 0-based position in the plan
+	ID      string // "call-000001" (1-based; wider past 999999)
+	Flow    string
+	Caller  Endpoint
+	Callee  Endpoint
+	Hold    time.Duration
+	Hangup  Hangup
+	Actions []FlowAction
 }
 
 func (c PlannedCall) String() string {
@@ -124,13 +125,14 @@ func (p *Planner) Next() PlannedCall {
 		callee = p.next(pick.to)
 	}
 	c := PlannedCall{
-		Seq:    p.n,
-		ID:     fmt.Sprintf("call-%06d", p.n+1),
-		Flow:   pick.flow.Name,
-		Caller: caller,
-		Callee: callee,
-		Hold:   drawHold(pick.flow.Hold, p.rng.Uint64()),
-		Hangup: pick.flow.Hangup,
+		Seq:     p.n,
+		ID:      fmt.Sprintf("call-%06d", p.n+1),
+		Flow:    pick.flow.Name,
+		Caller:  caller,
+		Callee:  callee,
+		Hold:    drawHold(pick.flow.Hold, p.rng.Uint64()),
+		Hangup:  pick.flow.Hangup,
+		Actions: pick.flow.Actions,
 	}
 	p.n++
 	return c

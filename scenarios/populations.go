@@ -122,6 +122,7 @@ func (r *runner) startUser(ctx context.Context, p Population, i int, addrs userA
 		return nil, err
 	}
 	cfg.Logger, cfg.SIP.Logger = r.log, r.log
+	cfg.DTMF = r.cfg.Scenario.usesDTMF()
 	name := cfg.SIP.User
 	if p.Direct() {
 		// No SIP: nothing to register. Failing to build is a config error.

@@ -172,6 +172,8 @@ type Flow struct {
 	Weight int    // share of calls among flows, >= 1
 	Hold   Hold
 	Hangup Hangup
+	// Actions run during each call of the flow (hold, ICE restart, DTMF).
+	Actions []FlowAction
 }
 
 // Hold is how long a call stays up once connected: uniform in [Min, Max]

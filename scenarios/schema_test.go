@@ -44,6 +44,7 @@ func TestSchemaMatchesDecoder(t *testing.T) {
 		"stage":        *stage.Items,
 		"timeouts":     schema.Defs["timeouts"],
 		"network":      schema.Defs["network"],
+		"action":       schema.Defs["action"],
 		"network_step": schema.Defs["network_step"],
 	}
 	for name, want := range fields {

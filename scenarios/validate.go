@@ -240,6 +240,7 @@ func (v validator) flow(path string, f Flow, s *Scenario) {
 	if v.required(hPath, string(f.Hangup)) && f.Hangup != HangupCaller && f.Hangup != HangupCallee {
 		v.l.add(hPath, ErrUnknownName, "unknown hangup %q; known: %q, %q", f.Hangup, HangupCaller, HangupCallee)
 	}
+	v.actions(path, f, from, to, fromOK && toOK)
 }
 
 // namesFailed reports whether some population name failed to decode, in

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/reports"
@@ -18,6 +19,8 @@ type CallSpec struct {
 	// hold starts; the legs stay valid (their Sample included) until the
 	// call's record is returned.
 	OnMedia func(caller, callee *Leg)
+	// Actions run during the hold, timed from media up.
+	Actions []Action
 }
 
 // PlaceCall runs one whole call: callee waits for the INVITE, caller dials
@@ -45,11 +48,12 @@ func PlaceCall(ctx context.Context, caller, callee *Endpoint, spec CallSpec) rep
 	in := <-accepted
 
 	dropped := false
+	var actions []reports.Action
 	if out.Err() == nil && in.Err() == nil {
 		if spec.OnMedia != nil {
 			spec.OnMedia(out, in)
 		}
-		dropped = hold(ctx, spec, out, in)
+		dropped, actions = hold(ctx, spec, out, in)
 	}
 	_ = out.Close()
 	_ = in.Close()
@@ -64,6 +68,7 @@ func PlaceCall(ctx context.Context, caller, callee *Endpoint, spec CallSpec) rep
 		res.Outcome, res.Cause = reports.OutcomeFailed, reports.CauseDropped
 		res.Error = "the call ended before its hold time: the far side hung up"
 	}
+	res = WithActions(res, actions)
 	if ctx.Err() != nil && res.Outcome != reports.OutcomeOK && res.Cause != reports.CauseMedia {
 		res.Cause = reports.CauseCanceled
 	}
@@ -73,16 +78,25 @@ func PlaceCall(ctx context.Context, caller, callee *Endpoint, spec CallSpec) rep
 // hold keeps a connected call up for its hold time, then hangs it up from
 // the chosen side and waits for the other side to see the BYE. It reports
 // whether the call was dropped early by something other than ctx.
-func hold(ctx context.Context, spec CallSpec, out, in *Leg) (dropped bool) {
+func hold(ctx context.Context, spec CallSpec, out, in *Leg) (dropped bool, actions []reports.Action) {
+	up := time.Now()
+	actx, stopActions := context.WithCancel(ctx)
+	done := make(chan []reports.Action, 1)
+	go func() { done <- runActions(actx, spec.Actions, up, out, in) }()
 	timer := time.NewTimer(spec.Hold)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
 	case <-ctx.Done():
 	case <-out.Done():
-		return true
+		dropped = true
 	case <-in.Done():
-		return true
+		dropped = true
+	}
+	stopActions()
+	actions = <-done
+	if dropped {
+		return true, actions
 	}
 	hangup, other := out, in
 	if spec.CalleeHangsUp {
@@ -94,11 +108,22 @@ func hold(ctx context.Context, spec CallSpec, out, in *Leg) (dropped bool) {
 		hangup.e.log.Debug("hangup failed", "call", spec.ID, "err", err)
 	}
 	if hangup.direct {
-		return false // no BYE to wait for: the caller of hold closes both legs
+		return false, actions // no BYE to wait for: the caller of hold closes both legs
 	}
 	select {
 	case <-other.Done():
 	case <-tctx.Done():
 	}
-	return false
+	return false, actions
+}
+
+// WithActions puts the actions in the record; a failed one fails a call
+// that was otherwise fine.
+func WithActions(res reports.Result, actions []reports.Action) reports.Result {
+	res.Actions = actions
+	if a, failed := failedAction(actions); failed && res.Outcome == reports.OutcomeOK {
+		res.Outcome, res.Cause = reports.OutcomeFailed, reports.CauseAction
+		res.Error = fmt.Sprintf("%v: %s by the %s at %.0f ms: %s", ErrAction, a.Do, a.By, a.AtMS, a.Error)
+	}
+	return res
 }

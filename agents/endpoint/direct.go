@@ -35,11 +35,12 @@ func PlaceDirectCall(ctx context.Context, caller, callee *Endpoint, spec CallSpe
 		wg.Wait()
 	}
 	dropped := false
+	var actions []reports.Action
 	if out.Err() == nil && in.Err() == nil {
 		if spec.OnMedia != nil {
 			spec.OnMedia(out, in)
 		}
-		dropped = hold(ctx, spec, out, in)
+		dropped, actions = hold(ctx, spec, out, in)
 	}
 	_ = out.Close()
 	_ = in.Close()
@@ -53,6 +54,7 @@ func PlaceDirectCall(ctx context.Context, caller, callee *Endpoint, spec CallSpe
 		res.Outcome, res.Cause = reports.OutcomeFailed, reports.CauseDropped
 		res.Error = "the call ended before its hold time: a side closed"
 	}
+	res = WithActions(res, actions)
 	if ctx.Err() != nil && res.Outcome != reports.OutcomeOK && res.Cause != reports.CauseMedia {
 		res.Cause = reports.CauseCanceled
 	}

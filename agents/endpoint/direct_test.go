@@ -71,3 +71,21 @@ func TestPlaceDirectCall(t *testing.T) {
 		t.Fatalf("relay-only without TURN: %s, ICE %+v", res.Outcome, res.ICE)
 	}
 }
+
+// A failed mid-call action fails a call that was otherwise fine, naming
+// the action; a call that failed already keeps its own cause.
+func TestFailedActionFailsTheCall(t *testing.T) {
+	ok := reports.Result{Outcome: reports.OutcomeOK}
+	acts := []reports.Action{{Do: "dtmf", By: "caller", OK: true}, {Do: "ice-restart", By: "caller", AtMS: 9000, Error: "refused"}}
+	got := endpoint.WithActions(ok, acts)
+	if got.Outcome != reports.OutcomeFailed || got.Cause != reports.CauseAction || len(got.Actions) != 2 {
+		t.Fatalf("%+v", got)
+	}
+	dropped := reports.Result{Outcome: reports.OutcomeFailed, Cause: reports.CauseDropped}
+	if got := endpoint.WithActions(dropped, acts); got.Cause != reports.CauseDropped {
+		t.Fatalf("cause %s, want dropped kept", got.Cause)
+	}
+	if got := endpoint.WithActions(ok, acts[:1]); got.Outcome != reports.OutcomeOK {
+		t.Fatalf("all actions fine, yet %s", got.Outcome)
+	}
+}

@@ -18,11 +18,39 @@ import (
 var ErrNotConnected = errors.New("endpoint: the leg has no call")
 
 // Hold puts the call on hold (RFC 3264 8.4): a re-INVITE offering
-// a=sendonly. This leg goes on sending; the far end's audio stops.
-func (l *Leg) Hold(ctx context.Context) error { return l.redirect(ctx, "sendonly") }
+// a=sendonly. This leg goes on sending; the far end's audio stops, and
+// this leg's receiver counts the silence until Unhold as a pause, not a
+// gap.
+func (l *Leg) Hold(ctx context.Context) error {
+	l.pauseReceiver(true)
+	if err := l.redirect(ctx, "sendonly"); err != nil {
+		l.pauseReceiver(false)
+		return err
+	}
+	return nil
+}
 
 // Unhold takes the call off hold: a re-INVITE offering a=sendrecv.
-func (l *Leg) Unhold(ctx context.Context) error { return l.redirect(ctx, "sendrecv") }
+func (l *Leg) Unhold(ctx context.Context) error {
+	err := l.redirect(ctx, "sendrecv")
+	if err == nil {
+		l.pauseReceiver(false)
+	}
+	return err
+}
+
+func (l *Leg) pauseReceiver(pause bool) {
+	l.mu.Lock()
+	recv := l.recv
+	l.mu.Unlock()
+	switch {
+	case recv == nil:
+	case pause:
+		recv.Pause(time.Now())
+	default:
+		recv.Resume(time.Now())
+	}
+}
 
 func (l *Leg) redirect(ctx context.Context, dir string) error {
 	l.mu.Lock()

@@ -29,6 +29,8 @@ type LegReport struct {
 	Sent    int    // packets this leg sent
 	SendTag uint64 // the tag in this leg's payload marks
 	Recv    media.Stats
+	// Silence is how long nothing had arrived at End, holds left out.
+	Silence time.Duration
 }
 
 // Report returns what the leg saw so far.
@@ -52,6 +54,7 @@ func (l *Leg) Report() LegReport {
 	}
 	if recv != nil {
 		r.Recv = recv.Stats()
+		r.Silence = recv.SilenceAt(r.End)
 	}
 	if sender != nil {
 		r.Sent = sender.Sent()
@@ -135,9 +138,7 @@ const MaxGap = 2 * time.Second
 // mid-call (a target that died) shows even when nothing came after it.
 func direction(name string, rx, tx LegReport) reports.Direction {
 	d := rx.Recv.Direction(name, tx.Sent, tx.SendTag)
-	if last := rx.Recv.LastArrival; !last.IsZero() && rx.End.After(last) {
-		d.LongestGapMS = max(d.LongestGapMS, ms(rx.End.Sub(last)))
-	}
+	d.LongestGapMS = max(d.LongestGapMS, ms(rx.Silence))
 	d = media.WithRTCP(d, tx.Media.RTCP)
 	d.MOS = networkMOS(tx.Codec, d)
 	return d

@@ -46,7 +46,12 @@ type Receiver struct {
 	first      time.Time
 	last       time.Time
 	longestGap time.Duration
-	matched    int
+	// pausedAt is when the current pause began (zero when none);
+	// pausedSinceLast is the paused time since the last arrival.
+	pausedAt        time.Time
+	pausedSinceLast time.Duration
+	rebase          bool // the next packet starts a fresh sequence count (after a pause)
+	matched         int
 	tags       []uint64
 	interval   intervalMark
 }
@@ -66,7 +71,11 @@ func (r *Receiver) Observe(pkt *rtp.Packet, arrival time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.packets++
-	if !r.started || pkt.SSRC != r.ssrc {
+	if !r.started || pkt.SSRC != r.ssrc || r.rebase {
+		// A new source, or the same one after a pause: what the far end
+		// did not send (or the target did not forward) while the call
+		// was held is no loss, so the count starts afresh.
+		r.rebase = false
 		if r.started {
 			r.prevExpected += r.seq.expected()
 			r.prevReceived += r.seq.received
@@ -104,11 +113,59 @@ func (r *Receiver) updateArrival(arrival time.Time) {
 		r.first = arrival
 	}
 	if !r.last.IsZero() {
-		r.longestGap = max(r.longestGap, arrival.Sub(r.last))
+		r.longestGap = max(r.longestGap, arrival.Sub(r.last)-r.pausedSinceLast)
 	}
 	if arrival.After(r.last) {
 		r.last = arrival
+		r.pausedSinceLast = 0
 	}
+}
+
+// Pause says the far end stops sending on purpose from at (the call is
+// put on hold): the silence until Resume is no gap.
+func (r *Receiver) Pause(at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pausedAt.IsZero() {
+		r.pausedAt = at
+	}
+}
+
+// Resume ends a pause at at.
+func (r *Receiver) Resume(at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pausedAt.IsZero() {
+		return
+	}
+	from := r.pausedAt
+	if r.last.After(from) {
+		from = r.last // packets still came after the pause began
+	}
+	if at.After(from) {
+		r.pausedSinceLast += at.Sub(from)
+	}
+	r.pausedAt = time.Time{}
+	r.rebase = r.started
+}
+
+// SilenceAt is how long nothing has arrived at end, since the last packet,
+// leaving out pauses: what the listener hears as a dropout.
+func (r *Receiver) SilenceAt(end time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last.IsZero() || !end.After(r.last) {
+		return 0
+	}
+	d := end.Sub(r.last) - r.pausedSinceLast
+	if !r.pausedAt.IsZero() {
+		from := r.pausedAt
+		if r.last.After(from) {
+			from = r.last
+		}
+		d -= end.Sub(from)
+	}
+	return max(d, 0)
 }
 
 func (r *Receiver) addTag(tag uint64) {
