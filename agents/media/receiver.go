@@ -52,8 +52,8 @@ type Receiver struct {
 	pausedSinceLast time.Duration
 	rebase          bool // the next packet starts a fresh sequence count (after a pause)
 	matched         int
-	tags       []uint64
-	interval   intervalMark
+	tags            []uint64
+	interval        intervalMark
 }
 
 // NewReceiver returns a Receiver for audio in codec c (its clock rate turns
