@@ -16,4 +16,25 @@ type Credential struct{ User, Password string }
 func (s SIPEnv) configured() bool { return s.WS != "" || s.UDP != "" }
 
 // sipAttacks are the attacks on SIP signaling.
-func sipAttacks() []Attack { return nil }
+func sipAttacks() []Attack {
+	return []Attack{
+		{
+			Name:    "sip-flood",
+			Summary: "REGISTER and INVITE floods from many sources: 503 with Retry-After expected (never SIP 429), legitimate calls measured meanwhile",
+			Needs:   []string{"sip"},
+			Run:     SIPFlood,
+		},
+		{
+			Name:    "sip-enumeration",
+			Summary: "answers for existing and missing users compared (status, headers, size, timing) on REGISTER, INVITE and OPTIONS; digest guessing lockout",
+			Needs:   []string{"sip"},
+			Run:     SIPEnumeration,
+		},
+		{
+			Name:    "torture",
+			Summary: "the RFC 4475 torture messages over UDP: answered as RFC 4475 asks, and the server keeps answering",
+			Needs:   []string{"sip"},
+			Run:     Torture,
+		},
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,21 +40,29 @@ var (
 	errBadAlgorithm  = errors.New("algorithm not offered")
 	errBadQOP        = errors.New("qop is not auth")
 	errBadURI        = errors.New("digest uri is not the Request-URI")
+	errLockedOut     = errors.New("locked out after wrong passwords")
 )
 
 // digestAuth is RFC 3261 22 digest with RFC 8760 algorithms, parsed and
 // computed by github.com/icholy/digest. Nonces are stateless (issue time
 // and randomness under an HMAC), so challenges cost no memory; the nonce
 // counts of nonces that authenticated are kept until the nonces expire, so
-// a replayed nc is refused.
+// a replayed nc is refused. Users outside the directory are treated as
+// users whose password nobody knows: challenged alike, their credentials
+// checked against a random password (the same hashing, the same time) and
+// refused as wrong. With a lockout set, wrong passwords lock users and
+// sources out (LockoutConfig).
 type digestAuth struct {
-	realm     string
-	algs      []string // offered, in order
-	ttl       time.Duration
-	now       func() time.Time
-	passwords func(user string) (string, bool)
-	key       [32]byte
-	onRefuse  func(reason error)
+	realm      string
+	algs       []string // offered, in order
+	ttl        time.Duration
+	now        func() time.Time
+	passwords  func(user string) (string, bool)
+	key        [32]byte
+	nobodys    string   // the password checked for users outside the directory
+	lock       *lockout // nil: no lockout
+	retryAfter func(left time.Duration) int
+	onRefuse   func(reason error)
 
 	mu       sync.Mutex
 	cur      map[string]int // nonce -> highest nc seen, this generation
@@ -65,7 +74,9 @@ func newDigestAuth(realm string, algs []string, ttl time.Duration, now func() ti
 	a := &digestAuth{
 		realm: realm, algs: algs, ttl: ttl, now: now, passwords: passwords,
 		cur: map[string]int{}, prev: map[string]int{}, curStart: now(),
-		onRefuse: func(error) {},
+		onRefuse:   func(error) {},
+		nobodys:    rand.Text(),
+		retryAfter: func(left time.Duration) int { return int((left + time.Second - 1) / time.Second) },
 	}
 	_, _ = rand.Read(a.key[:])
 	return a
@@ -126,6 +137,15 @@ func (a *digestAuth) authenticate(req *sip.Request, user string) *sip.Response {
 		}
 		return a.challenge(req, false)
 	}
+	source := sourceIP(req)
+	if a.lock != nil {
+		if left := a.lock.locked(user, source, a.now()); left > 0 {
+			a.onRefuse(fmt.Errorf("%w: user %q, source %s, %v left", errLockedOut, user, source, left.Round(time.Second)))
+			res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
+			res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(a.retryAfter(left))))
+			return res
+		}
+	}
 	if creds.Username != user {
 		a.onRefuse(fmt.Errorf("username %q for user %q", creds.Username, user))
 		return sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil)
@@ -133,6 +153,9 @@ func (a *digestAuth) authenticate(req *sip.Request, user string) *sip.Response {
 	stale, err := a.verify(req, creds)
 	switch {
 	case err != nil:
+		if a.lock != nil && errors.Is(err, errBadResponse) {
+			a.lock.fail(user, source, a.now())
+		}
 		a.onRefuse(err)
 		return a.challenge(req, false)
 	case stale:
@@ -142,6 +165,9 @@ func (a *digestAuth) authenticate(req *sip.Request, user string) *sip.Response {
 	if err := a.count(creds.Nonce, creds.Nc); err != nil {
 		a.onRefuse(err)
 		return a.challenge(req, false)
+	}
+	if a.lock != nil {
+		a.lock.succeed(user)
 	}
 	return nil
 }
@@ -186,7 +212,10 @@ func (a *digestAuth) verify(req *sip.Request, c *digest.Credentials) (stale bool
 		return false, err
 	}
 	password, ok := a.passwords(c.Username)
-	if !ok || !digestMatches(c, string(req.Method), password) {
+	if !ok {
+		password = a.nobodys
+	}
+	if !digestMatches(c, string(req.Method), password) || !ok {
 		return false, errBadResponse
 	}
 	return stale, nil

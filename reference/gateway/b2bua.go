@@ -81,8 +81,12 @@ func (g *Gateway) admitInvite(req *sip.Request, tx sip.ServerTransaction) (admit
 		g.reply(tx, req, sip.StatusLoopDetected, "Loop Detected (merged request)")
 		return admitted{}, false
 	}
+	// A caller outside the directory is challenged like any other (its
+	// credentials can only be wrong), so answers never tell whether a user
+	// exists; weakened, it gets 403 at once.
 	caller := from.Address.User
-	if _, err := g.dir.kind(caller); err != nil || !strings.EqualFold(from.Address.Host, g.cfg.Domain) {
+	_, dirErr := g.dir.kind(caller)
+	if !strings.EqualFold(from.Address.Host, g.cfg.Domain) || dirErr != nil && g.cfg.weakened(WeakenUniformAnswers) {
 		g.reply(tx, req, sip.StatusForbidden, "Unknown Caller")
 		return admitted{}, false
 	}
@@ -97,6 +101,10 @@ func (g *Gateway) admitInvite(req *sip.Request, tx sip.ServerTransaction) (admit
 	if res := g.auth.authenticate(req, caller); res != nil {
 		g.metrics.authRefused(string(req.Method))
 		g.send(tx, res)
+		return admitted{}, false
+	}
+	if dirErr != nil { // only with digest weakened: nobody else gets here
+		g.reply(tx, req, sip.StatusForbidden, "Unknown Caller")
 		return admitted{}, false
 	}
 	callee := req.Recipient.User

@@ -26,12 +26,59 @@ type AuthConfig struct {
 	// JWT, when its Algorithm is set, requires a bearer token on every
 	// WebSocket upgrade.
 	JWT JWTConfig `yaml:"jwt"`
+	// Lockout stops digest password guessing.
+	Lockout LockoutConfig `yaml:"lockout"`
 }
 
-// DefaultAuthConfig offers SHA-256 before MD5, with 5-minute nonces and no
-// bearer token on the WebSocket upgrade.
+// DefaultAuthConfig offers SHA-256 before MD5, with 5-minute nonces, no
+// bearer token on the WebSocket upgrade, and DefaultLockoutConfig.
 func DefaultAuthConfig() AuthConfig {
-	return AuthConfig{Algorithms: []string{DigestSHA256, DigestMD5}, NonceTTL: 5 * time.Minute}
+	return AuthConfig{Algorithms: []string{DigestSHA256, DigestMD5}, NonceTTL: 5 * time.Minute, Lockout: DefaultLockoutConfig()}
+}
+
+// LockoutConfig stops digest password guessing. A wrong digest response
+// (not a missing one, a stale nonce or a replay) counts one failure for
+// the user it names, known or not, and one for the source address. Once
+// a user has PerUser failures, or a source PerSource, within Window, it is
+// locked out for Duration: a request carrying credentials for that user or
+// from that source is answered 503 with Retry-After (the time left) before
+// its credentials are looked at, so a right guess is answered exactly like
+// a wrong one. Requests without credentials are still challenged, so a
+// lockout shows nothing of whether the user exists.
+//
+// 503 rather than 403: 403 tells a phone that retrying will not help (RFC
+// 3261 21.4.4), and a legitimate phone whose account an attacker locked
+// must come back by itself once the lockout ends; 503 with Retry-After
+// says when (21.5.4), and is what the rate limits answer too. A success
+// clears the user's failures (not the source's: one valid account must
+// not reset a spray).
+type LockoutConfig struct {
+	PerUser   int           `yaml:"per_user"`
+	PerSource int           `yaml:"per_source"`
+	Window    time.Duration `yaml:"window"`
+	Duration  time.Duration `yaml:"duration"`
+}
+
+// DefaultLockoutConfig locks a user out after 5 wrong passwords, and a
+// source after 20 (several users behind one NAT may mistype), within 10
+// minutes, for 5 minutes. Legitimate clients never send wrong passwords
+// unless misconfigured, so load never trips it.
+func DefaultLockoutConfig() LockoutConfig {
+	return LockoutConfig{PerUser: 5, PerSource: 20, Window: 10 * time.Minute, Duration: 5 * time.Minute}
+}
+
+func (l LockoutConfig) validate() error {
+	switch {
+	case l.PerUser < 1:
+		return invalid("lockout.per_user", "%d is below 1", l.PerUser)
+	case l.PerSource < 1:
+		return invalid("lockout.per_source", "%d is below 1", l.PerSource)
+	case l.Window < time.Second:
+		return invalid("lockout.window", "%v is below 1s", l.Window)
+	case l.Duration < time.Second:
+		return invalid("lockout.duration", "%v is below 1s", l.Duration)
+	}
+	return nil
 }
 
 // JWT algorithms a JWTConfig may pin.
@@ -85,6 +132,9 @@ func (a AuthConfig) validate() error {
 	}
 	if a.NonceTTL < time.Second {
 		return invalid("auth.nonce_ttl", "%v is below 1s", a.NonceTTL)
+	}
+	if err := a.Lockout.validate(); err != nil {
+		return prefixed("auth", err)
 	}
 	return prefixed("auth", a.JWT.validate())
 }

@@ -133,7 +133,17 @@ func New(cfg Config) (*Gateway, error) {
 		g.auth = openAuth{}
 	} else {
 		g.digest = newDigestAuth(g.realm(), cfg.Auth.Algorithms, cfg.Auth.NonceTTL, g.now, g.password)
-		g.digest.onRefuse = func(err error) { g.log.Debug("digest refused", "reason", err) }
+		g.digest.onRefuse = func(err error) {
+			if errors.Is(err, errLockedOut) {
+				g.metrics.limited("AUTH", "digest lockout")
+				g.log.Info("digest refused", "reason", err)
+				return
+			}
+			g.log.Debug("digest refused", "reason", err)
+		}
+		if !cfg.weakened(WeakenAuthLockout) {
+			g.digest.lock = newLockout(cfg.Auth.Lockout, cfg.RateLimit.MaxTracked)
+		}
 		g.auth = g.digest
 	}
 	if g.tokens, err = newTokenVerifier(cfg.Auth.JWT, g.now); err != nil {
@@ -243,7 +253,10 @@ func (g *Gateway) listen(ctx context.Context) ([]<-chan struct{}, error) {
 		sipgo.WithUserAgentDNSResolver(noDNS),
 		sipgo.WithUserAgentHostname(g.cfg.Domain),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(g.log)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(g.log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(g.log),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
+				g.log.Debug("response matching no transaction dropped", "status", r.StatusCode, "source", r.Source())
+			})),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: sip user agent: %w", err)

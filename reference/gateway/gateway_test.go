@@ -76,7 +76,7 @@ func TestGatewayCall(t *testing.T) {
 			req  *sip.Request
 			want int
 		}{
-			{"unknown user", browser.request(sip.REGISTER, newDialog("nobody"), registrar, nil), 404},
+			{"unknown user (challenged as any user; web1000's credentials then name another user)", browser.request(sip.REGISTER, newDialog("nobody"), registrar, nil), 403},
 			{"third party", browser.request(sip.REGISTER, newDialog("web1001"), registrar, nil), 403},
 			{"too brief", brief, 423},
 		} {

@@ -56,6 +56,14 @@ func (g *Gateway) handle(h sipgo.RequestHandler) sipgo.RequestHandler {
 }
 
 func (g *Gateway) precheck(req *sip.Request) *sip.Response {
+	if req.SipVersion != "SIP/2.0" {
+		res := sip.NewResponseFromRequest(req, sip.StatusVersionNotSupported, "Version Not Supported", nil)
+		res.SipVersion = "SIP/2.0" // the version the gateway speaks, not the one it refuses
+		return res
+	}
+	if res := malformedFields(req); res != nil {
+		return res
+	}
 	if s := strings.ToLower(req.Recipient.Scheme); s != "sip" && s != "sips" {
 		return sip.NewResponseFromRequest(req, statusUnsupportedURIScheme, "Unsupported URI Scheme", nil)
 	}
@@ -79,6 +87,26 @@ func (g *Gateway) precheck(req *sip.Request) *sip.Response {
 	}
 	if mf := req.MaxForwards(); mf != nil && uint32(*mf) == 0 && g.forwards(req) {
 		return sip.NewResponseFromRequest(req, sip.StatusTooManyHops, "Too Many Hops", nil)
+	}
+	return nil
+}
+
+// singleValued are the header fields a request carries at most once.
+var singleValued = []string{"From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"}
+
+// malformedFields answers 400 to a request whose fields contradict
+// themselves: a single-valued field given twice (RFC 3261 7.3, RFC 4475
+// 3.3.8, 3.3.9) or a CSeq method other than the request's (8.1.1.5, RFC
+// 4475 3.1.2.17).
+func malformedFields(req *sip.Request) *sip.Response {
+	for _, name := range singleValued {
+		if len(req.GetHeaders(name)) > 1 {
+			return sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Duplicate "+name, nil)
+		}
+	}
+	// sipgo upper-cases the Request-Line's method but not the CSeq's.
+	if cseq := req.CSeq(); cseq != nil && !strings.EqualFold(string(cseq.MethodName), string(req.Method)) {
+		return sip.NewResponseFromRequest(req, sip.StatusBadRequest, "CSeq Method Mismatch", nil)
 	}
 	return nil
 }

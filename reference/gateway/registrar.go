@@ -204,7 +204,12 @@ func (g *Gateway) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		g.reply(tx, req, sip.StatusNotFound, "Not Found")
 		return
 	}
-	if _, err := g.dir.kind(user); err != nil {
+	// Users outside the directory go through the same checks and the same
+	// challenge as the others (their credentials can only be wrong), so
+	// answers never tell whether a user exists; weakened, they get 404 at
+	// once.
+	_, dirErr := g.dir.kind(user)
+	if dirErr != nil && g.cfg.weakened(WeakenUniformAnswers) {
 		g.reply(tx, req, sip.StatusNotFound, "Not Found")
 		return
 	}
@@ -223,6 +228,10 @@ func (g *Gateway) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	if res := g.auth.authenticate(req, user); res != nil {
 		g.metrics.authRefused(string(req.Method))
 		g.send(tx, res)
+		return
+	}
+	if dirErr != nil { // only with digest weakened: nobody else gets here
+		g.reply(tx, req, sip.StatusNotFound, "Not Found")
 		return
 	}
 	updates, removeAll, res := g.contactUpdates(req)

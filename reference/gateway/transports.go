@@ -131,7 +131,7 @@ func (g *Gateway) serve(srv *sipgo.Server, l *sipListener) <-chan struct{} {
 	started := make(chan struct{})
 	switch l.transport {
 	case "udp":
-		rc := newReadyConn(l.udp)
+		rc := newReadyConn(newMalformedConn(l.udp, g.cfg.weakened(WeakenMalformedInput), g.log))
 		run(func() error { return srv.ServeUDP(rc) })
 		return rc.ready
 	case "tcp":

@@ -26,11 +26,25 @@ const (
 	// WeakenSDPChecks accepts MD5 fingerprints and SDES a=crypto in
 	// WebRTC offers.
 	WeakenSDPChecks = "sdp-checks"
+	// WeakenAuthLockout switches the digest guessing lockout off (see
+	// LockoutConfig): wrong passwords can be tried without end.
+	WeakenAuthLockout = "auth-lockout"
+	// WeakenUniformAnswers answers requests for users outside the
+	// directory at once, as naive registrars do (REGISTER 404, INVITE
+	// from an unknown caller 403), instead of challenging them as if
+	// they existed: users can be enumerated.
+	WeakenUniformAnswers = "uniform-answers"
+	// WeakenMalformedInput makes the SIP UDP listener give up at the
+	// first datagram that does not parse, as a read loop that returns on
+	// a parse error would: SIP over UDP goes silent. Hardened, such a
+	// datagram is answered (see malformedConn) and the listener reads on.
+	WeakenMalformedInput = "malformed-input"
 )
 
 // WeakenNames lists every weaken switch.
 func WeakenNames() []string {
-	return []string{WeakenStrongDTLS, WeakenReplayProtection, WeakenFingerprintCheck, WeakenRateLimit, WeakenDigest, WeakenSDPChecks}
+	return []string{WeakenStrongDTLS, WeakenReplayProtection, WeakenFingerprintCheck, WeakenRateLimit, WeakenDigest, WeakenSDPChecks,
+		WeakenAuthLockout, WeakenUniformAnswers, WeakenMalformedInput}
 }
 
 func (c Config) validateWeaken() error {
