@@ -221,7 +221,7 @@ func TestReportInChromium(t *testing.T) {
 			t.Errorf("charts on the page = %q, want %q", ids, wantCharts)
 		}
 		if *reportPath == "" {
-			for _, want := range []string{"FAIL", "ice.success_rate >= 0.99", "actual 0.833333", "media.one_way_audio == 0", "attack srtp-replay"} {
+			for _, want := range []string{"FAIL", "ice.success_rate >= 0.99", "actual 0.833333", "media.one_way_audio == 0", "rooms.leaks == 0", "attack srtp-replay"} {
 				if !strings.Contains(st.Banner, want) {
 					t.Errorf("the verdict banner does not show %q:\n%s", want, st.Banner)
 				}

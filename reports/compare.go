@@ -48,7 +48,9 @@ const DefaultConfidence = 0.95
 // 10 of 10 to 6 of 10 regresses (p ≈ 0.04), as does 1000 of 1000 to 995 of
 // 1000 (p ≈ 0.03). Rate applies to calls.connected (of the calls not
 // canceled), ice.success_rate, registrations.ok, media.one_way_audio and
-// media.no_audio; on any other metric the rule is a figure rule.
+// media.no_audio, rooms.failed (of the participants not canceled),
+// rooms.ice.success_rate and rooms.media.one_way_audio; on any other
+// metric the rule is a figure rule.
 //
 // A figure rule (a percentile) has no samples to test, so it is a
 // regression when the figure moved the wrong way by more than the larger of
@@ -74,6 +76,26 @@ var rateCounts = map[string]func(s *Summary) (bad, n int){
 	"registrations.ok":    func(s *Summary) (int, int) { return s.Registrations.Failed, s.Registrations.Attempted },
 	"media.one_way_audio": func(s *Summary) (int, int) { return s.Media.OneWayAudio, s.Calls.Attempted - s.Calls.Canceled },
 	"media.no_audio":      func(s *Summary) (int, int) { return s.Media.NoAudio, s.Calls.Attempted - s.Calls.Canceled },
+	"rooms.failed": func(s *Summary) (int, int) {
+		r := roomsOrZero(s)
+		return r.Failed, r.Participants - r.Canceled
+	},
+	"rooms.ice.success_rate": func(s *Summary) (int, int) {
+		r := roomsOrZero(s)
+		return r.ICE.SDPExchanged - r.ICE.Connected, r.ICE.SDPExchanged
+	},
+	"rooms.media.one_way_audio": func(s *Summary) (int, int) {
+		r := roomsOrZero(s)
+		return r.Media.OneWayAudio, r.Participants - r.Canceled
+	},
+}
+
+// roomsOrZero is s's rooms section, or an empty one.
+func roomsOrZero(s *Summary) *RoomsSummary {
+	if s.Rooms == nil {
+		return &RoomsSummary{}
+	}
+	return s.Rooms
 }
 
 // CompareRules returns the rules Compare applies, in the order it prints
@@ -82,7 +104,10 @@ var rateCounts = map[string]func(s *Summary) (bad, n int){
 // moved between 1.7 and 8.4 ms and setup p50 between 16 and 33 ms) and
 // catch what an operator would call worse: lost calls (with enough calls to
 // tell), MOS down by a tenth, setup half as slow again and 50 ms more,
-// jitter up by half and 10 ms more.
+// jitter up by half and 10 ms more. The rooms rules read the same way for
+// room participants, and any address leaked beyond the base's count
+// regresses (a leak breaks the relay-only promise, whatever the noise).
+// Compare leaves the rooms rules out when neither run had room records.
 func CompareRules() []CompareRule {
 	return []CompareRule{
 		{Metric: "calls.attempted"},
@@ -104,6 +129,16 @@ func CompareRules() []CompareRule {
 		{Metric: "media.delay_ms.p95", Better: BetterLower, Abs: 20, Rel: 0.5},
 		{Metric: "media.one_way_audio", Better: BetterLower, Rate: true},
 		{Metric: "media.no_audio", Better: BetterLower, Rate: true},
+		{Metric: "rooms.participants"},
+		{Metric: "rooms.failed", Better: BetterLower, Rate: true},
+		{Metric: "rooms.ice.success_rate", Better: BetterHigher, Rate: true},
+		{Metric: "rooms.ice.relay_ratio"},
+		{Metric: "rooms.mos.p50", Better: BetterHigher, Abs: 0.1},
+		{Metric: "rooms.mos.p5", Better: BetterHigher, Abs: 0.2},
+		{Metric: "rooms.join_ms.p95", Better: BetterLower, Abs: 100, Rel: 0.5},
+		{Metric: "rooms.first_audio_ms.p95", Better: BetterLower, Abs: 100, Rel: 0.5},
+		{Metric: "rooms.media.one_way_audio", Better: BetterLower, Rate: true},
+		{Metric: "rooms.leaks", Better: BetterLower},
 	}
 }
 
@@ -174,9 +209,13 @@ func Compare(base, cand *Summary, opts CompareOptions) Comparison {
 		Base: base.Run, Candidate: cand.Run, Confidence: conf,
 		Rows: []CompareRow{}, Warnings: compareWarnings(base, cand),
 	}
+	noRooms := base.Rooms == nil && cand.Rooms == nil
 	for _, r := range rules {
 		if _, known := lookupMetric(r.Metric); !known {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("rule for unknown metric %q skipped", r.Metric))
+			continue
+		}
+		if noRooms && strings.HasPrefix(r.Metric, "rooms.") {
 			continue
 		}
 		if count := rateCounts[r.Metric]; r.Rate && count != nil {
@@ -197,6 +236,9 @@ func compareWarnings(base, cand *Summary) []string {
 	}
 	if a, b := base.Calls.Attempted, cand.Calls.Attempted; a != b {
 		w = append(w, fmt.Sprintf("the runs attempted different numbers of calls (%d and %d): rates are compared, counts are not", a, b))
+	}
+	if a, b := roomsOrZero(base).Participants, roomsOrZero(cand).Participants; a != b {
+		w = append(w, fmt.Sprintf("the runs had different numbers of room participants (%d and %d): rates are compared, counts are not", a, b))
 	}
 	for _, side := range []struct {
 		name string
@@ -458,7 +500,18 @@ const MinPercentileSamples = 10
 // percentileSamples is the sample count behind a percentile metric
 // ("setup_ms.p50" -> setup_ms.n); a large number for other metrics.
 func percentileSamples(s *Summary, metric string) int {
+	r := roomsOrZero(s)
 	switch {
+	case strings.HasPrefix(metric, "rooms.mos."):
+		return r.MOS.N
+	case strings.HasPrefix(metric, "rooms.join_ms."):
+		return r.JoinMS.N
+	case strings.HasPrefix(metric, "rooms.first_audio_ms."):
+		return r.FirstAudioMS.N
+	case strings.HasPrefix(metric, "rooms.media.loss_pct."):
+		return r.Media.LossPct.N
+	case strings.HasPrefix(metric, "rooms.media.jitter_ms."):
+		return r.Media.JitterMS.N
 	case strings.HasPrefix(metric, "mos."):
 		return s.MOS.N
 	case strings.HasPrefix(metric, "setup_ms."):

@@ -33,6 +33,8 @@ var goldenThresholds = []string{
 	"setup_ms.p95 < 2000",
 	"media.one_way_audio == 0",
 	"media.loss_pct.p50 <= 1",
+	"rooms.ice.relay_ratio == 1",
+	"rooms.leaks == 0",
 }
 
 func goldenSummary(t *testing.T) *Summary {
@@ -66,6 +68,7 @@ func TestGolden(t *testing.T) {
 		{SummaryFile, WriteSummaryJSON},
 		{JUnitFile, WriteJUnit},
 		{HTMLFile, WriteHTML},
+		{"console.txt", writeConsole},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -75,6 +78,12 @@ func TestGolden(t *testing.T) {
 			checkGolden(t, filepath.Join("testdata", "golden", tt.file), withoutVendored(t, buf.Bytes()))
 		})
 	}
+}
+
+// writeConsole writes ConsoleLines, one per line.
+func writeConsole(w io.Writer, s *Summary) error {
+	_, err := io.WriteString(w, strings.Join(ConsoleLines(s), "\n")+"\n")
+	return err
 }
 
 // withoutVendored replaces the inlined Chart.js (200 kB on one line, and
@@ -127,7 +136,7 @@ func TestGoldenHasNoSecrets(t *testing.T) {
 	s := goldenSummary(t)
 	secrets := []string{"abc123", "s3cr3t", "c2VjcmV0LWh1bnRlcjI", "9f1c0b2e", "eyJhbGciOiJIUzI1NiJ9"}
 	for name, write := range map[string]func(io.Writer, *Summary) error{
-		SummaryFile: WriteSummaryJSON, JUnitFile: WriteJUnit, HTMLFile: WriteHTML,
+		SummaryFile: WriteSummaryJSON, JUnitFile: WriteJUnit, HTMLFile: WriteHTML, "console": writeConsole,
 	} {
 		var buf bytes.Buffer
 		if err := write(&buf, s); err != nil {

@@ -21,8 +21,9 @@ var (
 )
 
 // WriteHTML writes report.html: one self-contained page that works offline
-// (verdict and failed thresholds, KPI tiles, charts over time, setup, media
-// quality and ICE, negotiated security, failures, attacks, environment).
+// (verdict and failed thresholds, KPI tiles, rooms when the run had any,
+// charts over time, setup, media quality and ICE with its NAT pairings,
+// negotiated security, failures, attacks, environment).
 // Its charts are drawn in the browser by the embedded Chart.js; its tables
 // carry the same figures for a reader without script. Free text is
 // redacted.
@@ -54,6 +55,8 @@ type htmlView struct {
 	Media          []htmlDist
 	Negotiated     []htmlCounts
 	Failures       []FailureGroup
+	Rooms          *htmlRooms    // nil without room records
+	Pairings       []htmlPairing // the ICE section's NAT pairings, if any
 	Attacks        []htmlAttack
 	Meta           []htmlKV
 	Warnings       []string
@@ -105,6 +108,7 @@ func newHTMLView(s *Summary) htmlView {
 		StatusClass:    statusClass(s.Status),
 		StatusLine:     statusLine(s),
 		Failures:       s.Failures,
+		Pairings:       newHTMLPairings(s.ICE.ByPairing),
 		Warnings:       s.Run.Warnings,
 	}
 	if v.Status == "" {
@@ -127,6 +131,7 @@ func newHTMLView(s *Summary) htmlView {
 	tile("MOS p5", fixed(s.MOS.P5, 2), "the worst 5% of calls", "mos.p5")
 	tile("Setup p50", millis(s.SetupMS.P50), "dial to first audio", "setup_ms.p50")
 	tile("Setup p95", millis(s.SetupMS.P95), fmt.Sprintf("over %d calls", s.SetupMS.N), "setup_ms.p95")
+	v.Rooms = newHTMLRooms(s.Rooms, held)
 
 	for _, t := range s.Thresholds {
 		h := htmlThreshold{Name: t.Name, OK: t.OK, Default: t.Default, Note: t.Note, Actual: "no data", Class: "bad"}
@@ -172,7 +177,7 @@ func newHTMLView(s *Summary) htmlView {
 		m     map[string]int
 	}{
 		{"DTLS version", n.DTLSVersion}, {"Cipher suite", n.CipherSuite}, {"SRTP profile", n.SRTPProfile},
-		{"Fingerprint hash", n.FingerprintHash}, {"Codec", n.Codec},
+		{"Fingerprint hash", n.FingerprintHash}, {"Codec", n.Codec}, {"Relay protocol (calls)", n.RelayProtocol},
 	} {
 		v.Negotiated = append(v.Negotiated, countTable(c.title, c.m))
 	}

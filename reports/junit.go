@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -59,10 +61,15 @@ type junitMessage struct {
 // testcase per threshold (failed when it did not hold), "attacks" with one
 // per attack (failed when VULNERABLE, skipped when inconclusive) and
 // "calls" with the aggregated counts and one failed testcase per failure
-// cause. Free text is redacted.
+// cause, and, when the run had room records, "rooms" likewise plus one
+// failed testcase per kind of leaked address (or a passing "no address
+// leaked"). Free text is redacted.
 func WriteJUnit(w io.Writer, s *Summary) error {
 	s = s.redacted()
 	suites := []junitSuite{thresholdSuite(s), attackSuite(s), callSuite(s)}
+	if s.Rooms != nil {
+		suites = append(suites, roomSuite(s.Rooms))
+	}
 	root := junitSuites{Name: "gauntlet " + s.Run.Scenario, Time: seconds(s.Run.DurationMS), Suites: suites}
 	for i := range root.Suites {
 		st := &root.Suites[i]
@@ -175,9 +182,16 @@ func callSuite(s *Summary) junitSuite {
 			Skipped: &junitMessage{Message: "run interrupted: figures cover what was measured before it stopped"},
 		})
 	}
-	for _, g := range s.Failures {
-		st.Cases = append(st.Cases, junitCase{
-			Name: "failed: " + g.Cause, Classname: "calls", Time: "0",
+	st.Cases = append(st.Cases, failureCases("calls", s.Failures)...)
+	return st
+}
+
+// failureCases is one failed testcase per failure cause.
+func failureCases(class string, gs []FailureGroup) []junitCase {
+	var cs []junitCase
+	for _, g := range gs {
+		cs = append(cs, junitCase{
+			Name: "failed: " + g.Cause, Classname: class, Time: "0",
 			Failure: &junitMessage{
 				Message: fmt.Sprintf("%d failed with cause %s; examples: %s", g.Count, g.Cause, strings.Join(g.Examples, ", ")),
 				Type:    g.Cause,
@@ -185,7 +199,64 @@ func callSuite(s *Summary) junitSuite {
 			},
 		})
 	}
+	return cs
+}
+
+// roomSuite is the room participants as calls are shown, and the leaks as
+// attack findings are: a failed testcase per leak kind, its examples as
+// evidence.
+func roomSuite(r *RoomsSummary) junitSuite {
+	st := junitSuite{Name: "rooms"}
+	st.Properties = &junitProperties{Property: []junitProperty{
+		{"rooms.count", strconv.Itoa(r.Count)},
+		{"rooms.complete", strconv.Itoa(r.Complete)},
+		{"rooms.participants", strconv.Itoa(r.Participants)},
+		{"rooms.joined", strconv.Itoa(r.Joined)},
+		{"rooms.ok", strconv.Itoa(r.OK)},
+		{"rooms.failed", strconv.Itoa(r.Failed)},
+		{"rooms.canceled", strconv.Itoa(r.Canceled)},
+		{"rooms.leaks", strconv.Itoa(r.Leaks)},
+		{"rooms.inspected", strconv.Itoa(r.Inspected)},
+	}}
+	st.Cases = append(st.Cases, junitCase{
+		Name: "participants", Classname: "rooms", Time: "0",
+		SystemOut: fmt.Sprintf("%d rooms (%d complete); %d participants, %d joined, %d ok, %d failed, %d canceled",
+			r.Count, r.Complete, r.Participants, r.Joined, r.OK, r.Failed, r.Canceled),
+	})
+	st.Cases = append(st.Cases, failureCases("rooms", r.Failures)...)
+	if r.Leaks == 0 {
+		st.Cases = append(st.Cases, junitCase{
+			Name: "no address leaked", Classname: "rooms", Time: "0",
+			SystemOut: fmt.Sprintf("%d signaling messages inspected, none carried an address but a TURN relay's", r.Inspected),
+		})
+		return st
+	}
+	for _, kind := range slices.Sorted(maps.Keys(r.LeaksByKind)) {
+		var lines []string
+		for _, l := range r.LeakExamples {
+			if l.Kind == kind {
+				lines = append(lines, leakLine(l))
+			}
+		}
+		msg := fmt.Sprintf("%d %s leaks", r.LeaksByKind[kind], kind)
+		if len(lines) > 0 {
+			msg += ": " + lines[0]
+		}
+		st.Cases = append(st.Cases, junitCase{
+			Name: "leak: " + kind, Classname: "rooms", Time: "0",
+			Failure: &junitMessage{Message: msg, Type: "leak", Text: strings.Join(lines, "\n")},
+		})
+	}
 	return st
+}
+
+// leakLine describes one leak with where it was found.
+func leakLine(l LeakExample) string {
+	from := ""
+	if l.From != "" {
+		from = " from " + l.From
+	}
+	return fmt.Sprintf("room %s, participant %s: %s%s: %s", l.Room, l.Participant, l.Where, from, strings.TrimSpace(l.Text))
 }
 
 func seconds(ms float64) string { return strconv.FormatFloat(ms/1000, 'f', 3, 64) }

@@ -42,6 +42,49 @@ var metrics = []metric{
 	{"media.no_audio", func(s *Summary) *float64 { return count(s.Media.NoAudio) }},
 	{"attacks.vulnerable", func(s *Summary) *float64 { return count(s.attackCount(VerdictVulnerable)) }},
 	{"attacks.inconclusive", func(s *Summary) *float64 { return count(s.attackCount(VerdictInconclusive)) }},
+	// Room participants (see RoomsSummary): no data when the run had no
+	// room records, counts included.
+	{"rooms.count", roomCount(func(r *RoomsSummary) int { return r.Count })},
+	{"rooms.complete", roomCount(func(r *RoomsSummary) int { return r.Complete })},
+	{"rooms.participants", roomCount(func(r *RoomsSummary) int { return r.Participants })},
+	{"rooms.joined", roomCount(func(r *RoomsSummary) int { return r.Joined })},
+	{"rooms.ok", roomCount(func(r *RoomsSummary) int { return r.OK })},
+	{"rooms.failed", roomCount(func(r *RoomsSummary) int { return r.Failed })},
+	{"rooms.canceled", roomCount(func(r *RoomsSummary) int { return r.Canceled })},
+	{"rooms.join_ms.p50", roomFigure(func(r *RoomsSummary) *float64 { return r.JoinMS.P50 })},
+	{"rooms.join_ms.p95", roomFigure(func(r *RoomsSummary) *float64 { return r.JoinMS.P95 })},
+	{"rooms.first_audio_ms.p50", roomFigure(func(r *RoomsSummary) *float64 { return r.FirstAudioMS.P50 })},
+	{"rooms.first_audio_ms.p95", roomFigure(func(r *RoomsSummary) *float64 { return r.FirstAudioMS.P95 })},
+	{"rooms.ice.success_rate", roomFigure(func(r *RoomsSummary) *float64 { return r.ICE.SuccessRate })},
+	{"rooms.ice.relay_ratio", roomFigure(func(r *RoomsSummary) *float64 { return r.ICE.RelayRatio })},
+	{"rooms.mos.p50", roomFigure(func(r *RoomsSummary) *float64 { return r.MOS.P50 })},
+	{"rooms.mos.p5", roomFigure(func(r *RoomsSummary) *float64 { return r.MOS.P5 })},
+	{"rooms.media.loss_pct.p50", roomFigure(func(r *RoomsSummary) *float64 { return r.Media.LossPct.P50 })},
+	{"rooms.media.loss_pct.p95", roomFigure(func(r *RoomsSummary) *float64 { return r.Media.LossPct.P95 })},
+	{"rooms.media.jitter_ms.p95", roomFigure(func(r *RoomsSummary) *float64 { return r.Media.JitterMS.P95 })},
+	{"rooms.media.one_way_audio", roomCount(func(r *RoomsSummary) int { return r.Media.OneWayAudio })},
+	{"rooms.media.no_audio", roomCount(func(r *RoomsSummary) int { return r.Media.NoAudio })},
+	{"rooms.leaks", roomCount(func(r *RoomsSummary) int { return r.Leaks })},
+}
+
+// roomCount reads a count of the rooms section; nil without one.
+func roomCount(get func(*RoomsSummary) int) func(*Summary) *float64 {
+	return func(s *Summary) *float64 {
+		if s.Rooms == nil {
+			return nil
+		}
+		return count(get(s.Rooms))
+	}
+}
+
+// roomFigure reads a figure of the rooms section; nil without one.
+func roomFigure(get func(*RoomsSummary) *float64) func(*Summary) *float64 {
+	return func(s *Summary) *float64 {
+		if s.Rooms == nil {
+			return nil
+		}
+		return get(s.Rooms)
+	}
 }
 
 func count(n int) *float64 {

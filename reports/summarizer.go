@@ -32,8 +32,12 @@ const (
 //     each phase over the connected calls that reached it (non-zero).
 //   - loss over every direction of every call record that sent, received or
 //     lost packets; jitter and delay over directions that received packets.
-//   - negotiated counts every call record that observed the value.
+//   - negotiated counts every call and room record that observed the
+//     value, except candidate_pair and relay_protocol, over the
+//     ICE-connected call records (the ICE section's figures).
 //   - failures group failed call and REGISTER records by cause.
+//   - rooms: the room records, counted there only (see RoomsSummary);
+//     absent when there are none.
 //   - attacks merge the attack records of one name: the worst verdict wins.
 //   - histograms count the samples of mos, setup_ms, media.loss_pct and
 //     media.jitter_ms in fixed buckets; the timeline counts call records
@@ -57,6 +61,7 @@ type Summarizer struct {
 	failures []*FailureGroup
 	attacks  []*attackAgg
 	timeline timeline
+	rooms    *roomsAgg // nil until the first room record
 
 	mos, setup, signaling, iceMS, dtls, firstMedia samples
 	loss, jitter, delay                            samples
@@ -104,6 +109,7 @@ func newNegotiated() Negotiated {
 	return Negotiated{
 		Codec: map[string]int{}, DTLSVersion: map[string]int{}, CipherSuite: map[string]int{},
 		SRTPProfile: map[string]int{}, FingerprintHash: map[string]int{}, CandidatePair: map[string]int{},
+		RelayProtocol: map[string]int{},
 	}
 }
 
@@ -139,10 +145,16 @@ func (z *Summarizer) Add(r Result) {
 			z.regs.OK++
 		} else {
 			z.regs.Failed++
-			z.addFailure(r)
+			z.failures = addFailure(z.failures, r)
 		}
 	case KindAttack:
 		z.addAttack(r)
+	case KindRoom:
+		if z.rooms == nil {
+			z.rooms = newRoomsAgg()
+		}
+		z.rooms.add(r)
+		z.addSecurity(r)
 	case KindInterval:
 		if r.Interval != nil && r.Interval.Directions > 0 {
 			z.timeline.addSample(r.Interval.sample(r))
@@ -172,7 +184,7 @@ func (z *Summarizer) addCall(r Result) {
 		z.calls.Canceled++
 	default:
 		z.calls.Failed++
-		z.addFailure(r)
+		z.failures = addFailure(z.failures, r)
 	}
 
 	z.addExpectation(r)
@@ -207,12 +219,7 @@ func (z *Summarizer) addCall(r Result) {
 			z.delay.add(d.DelayMS)
 		}
 	}
-
-	countIf(z.neg.Codec, r.Codec)
-	countIf(z.neg.DTLSVersion, r.Security.DTLSVersion)
-	countIf(z.neg.CipherSuite, r.Security.CipherSuite)
-	countIf(z.neg.SRTPProfile, r.Security.SRTPProfile)
-	countIf(z.neg.FingerprintHash, r.Security.FingerprintHash)
+	z.addSecurity(r)
 	if r.ICE.Connected && r.ICE.LocalCandidate != "" {
 		remote := r.ICE.RemoteCandidate
 		if remote == "" {
@@ -220,6 +227,19 @@ func (z *Summarizer) addCall(r Result) {
 		}
 		z.neg.CandidatePair[r.ICE.LocalCandidate+"/"+remote]++
 	}
+	if r.ICE.Connected && r.ICE.Relay {
+		countIf(z.neg.RelayProtocol, r.ICE.RelayProtocol)
+	}
+}
+
+// addSecurity counts the codec and what DTLS-SRTP negotiated, for a call
+// or room record.
+func (z *Summarizer) addSecurity(r Result) {
+	countIf(z.neg.Codec, r.Codec)
+	countIf(z.neg.DTLSVersion, r.Security.DTLSVersion)
+	countIf(z.neg.CipherSuite, r.Security.CipherSuite)
+	countIf(z.neg.SRTPProfile, r.Security.SRTPProfile)
+	countIf(z.neg.FingerprintHash, r.Security.FingerprintHash)
 }
 
 // addExpectation counts a call against its expected ICE outcome. A call
@@ -282,21 +302,24 @@ func countIf(m map[string]int, key string) {
 	}
 }
 
-func (z *Summarizer) addFailure(r Result) {
+// addFailure counts a failed record into the group of its cause and
+// returns the groups.
+func addFailure(groups []*FailureGroup, r Result) []*FailureGroup {
 	cause := r.Cause
 	if cause == "" {
 		cause = "unknown"
 	}
-	i := slices.IndexFunc(z.failures, func(g *FailureGroup) bool { return g.Cause == cause })
+	i := slices.IndexFunc(groups, func(g *FailureGroup) bool { return g.Cause == cause })
 	if i < 0 {
-		z.failures = append(z.failures, &FailureGroup{Cause: cause, Examples: []string{}, Error: Redact(r.Error)})
-		i = len(z.failures) - 1
+		groups = append(groups, &FailureGroup{Cause: cause, Examples: []string{}, Error: Redact(r.Error)})
+		i = len(groups) - 1
 	}
-	g := z.failures[i]
+	g := groups[i]
 	g.Count++
 	if len(g.Examples) < MaxFailureExamples {
 		g.Examples = append(g.Examples, r.ID)
 	}
+	return groups
 }
 
 // verdictRank orders verdicts from best to worst.
@@ -413,7 +436,7 @@ func (z *Summarizer) Summary() *Summary {
 			NoAudio:     z.noAudio,
 		},
 		Negotiated: cloneNegotiated(z.neg),
-		Failures:   []FailureGroup{},
+		Failures:   copyFailures(z.failures),
 		Attacks:    []AttackSummary{},
 		Histograms: Histograms{
 			MOS:      newHistogram(mosEdges, z.mos),
@@ -423,25 +446,17 @@ func (z *Summarizer) Summary() *Summary {
 		},
 	}
 	s.Timeline = z.timeline.summary(s.Run.Start)
+	s.ICE.ByPairing = clonePairings(z.ice.ByPairing)
 	if z.ice.SDPExchanged > 0 {
 		s.ICE.SuccessRate = ptrTo(float64(z.ice.Connected) / float64(z.ice.SDPExchanged))
 	}
 	if z.ice.Connected > 0 {
 		s.ICE.RelayRatio = ptrTo(float64(z.ice.Relay) / float64(z.ice.Connected))
 	}
-	s.MOS.N = len(z.mos)
-	if len(z.mos) > 0 {
-		sorted := slices.Sorted(slices.Values(z.mos))
-		s.MOS.P50 = ptrTo(nearestRank(sorted, 50))
-		s.MOS.P5 = ptrTo(nearestRank(sorted, 5))
+	s.MOS = mosOf(z.mos)
+	if z.rooms != nil {
+		s.Rooms = z.rooms.summary()
 	}
-	for _, g := range z.failures {
-		c := *g
-		c.Examples = slices.Clone(g.Examples)
-		s.Failures = append(s.Failures, c)
-	}
-	// Most frequent cause first; ties keep arrival order.
-	slices.SortStableFunc(s.Failures, func(a, b FailureGroup) int { return b.Count - a.Count })
 	for _, a := range z.attacks {
 		s.Attacks = append(s.Attacks, a.summary())
 	}
@@ -476,8 +491,21 @@ func cloneNegotiated(n Negotiated) Negotiated {
 	for _, p := range []struct{ dst, src map[string]int }{
 		{c.Codec, n.Codec}, {c.DTLSVersion, n.DTLSVersion}, {c.CipherSuite, n.CipherSuite},
 		{c.SRTPProfile, n.SRTPProfile}, {c.FingerprintHash, n.FingerprintHash}, {c.CandidatePair, n.CandidatePair},
+		{c.RelayProtocol, n.RelayProtocol},
 	} {
 		maps.Copy(p.dst, p.src)
+	}
+	return c
+}
+
+// clonePairings copies a ByPairing map, its stats included (nil stays nil).
+func clonePairings(m map[string]*PairingStat) map[string]*PairingStat {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]*PairingStat, len(m))
+	for k, p := range m {
+		c[k] = &PairingStat{Expected: p.Expected, Outcomes: maps.Clone(p.Outcomes)}
 	}
 	return c
 }

@@ -9,19 +9,23 @@ import "time"
 // Every figure that has no samples (no call connected, no SDP exchanged) is
 // a nil pointer, encoded as JSON null, never as 0.
 type Summary struct {
-	Run           RunMeta           `json:"run"`
-	Status        Status            `json:"status"`
-	Calls         Calls             `json:"calls"`
-	Registrations Registrations     `json:"registrations"`
-	ICE           ICESummary        `json:"ice"`
-	MOS           MOSSummary        `json:"mos"`
-	SetupMS       Dist              `json:"setup_ms"`
-	SetupPhases   SetupPhases       `json:"setup_phases"`
-	Media         MediaSummary      `json:"media"`
-	Negotiated    Negotiated        `json:"negotiated"`
-	Failures      []FailureGroup    `json:"failures"`
-	Attacks       []AttackSummary   `json:"attacks"`
-	Thresholds    []ThresholdResult `json:"thresholds"`
+	Run           RunMeta         `json:"run"`
+	Status        Status          `json:"status"`
+	Calls         Calls           `json:"calls"`
+	Registrations Registrations   `json:"registrations"`
+	ICE           ICESummary      `json:"ice"`
+	MOS           MOSSummary      `json:"mos"`
+	SetupMS       Dist            `json:"setup_ms"`
+	SetupPhases   SetupPhases     `json:"setup_phases"`
+	Media         MediaSummary    `json:"media"`
+	Negotiated    Negotiated      `json:"negotiated"`
+	Failures      []FailureGroup  `json:"failures"`
+	Attacks       []AttackSummary `json:"attacks"`
+	// Rooms holds the room records' figures; absent when there were none.
+	// Room participants count there, not in calls, ice, mos, setup_ms,
+	// media or failures (see RoomsSummary).
+	Rooms      *RoomsSummary     `json:"rooms,omitempty"`
+	Thresholds []ThresholdResult `json:"thresholds"`
 	// Histograms and Timeline feed report.html's charts.
 	Histograms Histograms `json:"histograms"`
 	Timeline   Timeline   `json:"timeline"`
@@ -76,7 +80,8 @@ type Registrations struct {
 	Failed    int `json:"failed"`
 }
 
-// ICESummary holds the ICE figures of call records.
+// ICESummary holds the ICE figures of call records (room participants
+// have theirs in RoomsSummary.ICE).
 type ICESummary struct {
 	// SuccessRate is Connected / SDPExchanged.
 	SuccessRate *float64 `json:"success_rate"`
@@ -134,8 +139,13 @@ type MediaSummary struct {
 	NoAudio     int  `json:"no_audio"`
 }
 
-// Negotiated counts what call records observed being negotiated, keyed by
-// value. CandidatePair keys are "local/remote" candidate types.
+// Negotiated counts what records observed being negotiated, keyed by
+// value: a census of what was seen, not a metric. Codec and the DTLS-SRTP
+// figures count call and room records. CandidatePair ("local/remote"
+// candidate types) and RelayProtocol (how the relayed calls reached their
+// relay: udp, tcp, tls, where the record says) count ICE-connected call
+// records only, as the ICE section does (rooms have theirs in
+// RoomsSummary.ICE).
 type Negotiated struct {
 	Codec           map[string]int `json:"codec"`
 	DTLSVersion     map[string]int `json:"dtls_version"`
@@ -143,6 +153,7 @@ type Negotiated struct {
 	SRTPProfile     map[string]int `json:"srtp_profile"`
 	FingerprintHash map[string]int `json:"fingerprint_hash"`
 	CandidatePair   map[string]int `json:"candidate_pair"`
+	RelayProtocol   map[string]int `json:"relay_protocol"`
 }
 
 // FailureGroup is the failed call and REGISTER records sharing one cause.

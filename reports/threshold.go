@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -76,9 +77,20 @@ func ParseThreshold(expr string) (Threshold, error) {
 }
 
 // DefaultThresholds are what a scenario with no thresholds gets
-// (DESIGN.md), marked Default.
+// (DESIGN.md), marked Default. They are on call figures; EvalThresholds
+// fits them to a run of rooms (see DefaultRoomThresholds).
 func DefaultThresholds() []Threshold {
-	exprs := []string{"ice.success_rate >= 0.99", "media.one_way_audio == 0"}
+	return defaults("ice.success_rate >= 0.99", "media.one_way_audio == 0")
+}
+
+// DefaultRoomThresholds are the defaults on the room figures: the call
+// defaults' counterparts, and no address leaked (the promise of a
+// relay-only room). Marked Default.
+func DefaultRoomThresholds() []Threshold {
+	return defaults("rooms.ice.success_rate >= 0.99", "rooms.media.one_way_audio == 0", "rooms.leaks == 0")
+}
+
+func defaults(exprs ...string) []Threshold {
 	ts := make([]Threshold, len(exprs))
 	for i, e := range exprs {
 		t, err := ParseThreshold(e)
@@ -180,15 +192,34 @@ func (r *ThresholdResult) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// EvalThresholds evaluates ts against s, or DefaultThresholds when ts is
-// empty.
+// EvalThresholds evaluates ts against s, or the defaults when ts is empty
+// or holds only Default thresholds (a scenario that named none): those
+// fit the records the run had (FitDefaults).
 func EvalThresholds(s *Summary, ts []Threshold) []ThresholdResult {
-	if len(ts) == 0 {
-		ts = DefaultThresholds()
-	}
+	ts = FitDefaults(s, ts)
 	out := make([]ThresholdResult, len(ts))
 	for i, t := range ts {
 		out[i] = t.Eval(s)
 	}
 	return out
+}
+
+// FitDefaults returns ts, unless ts is empty or every threshold in it is
+// Default (the scenario named none): then the defaults for what s
+// measured. DefaultThresholds are on call records, so a run with room
+// records gets DefaultRoomThresholds as well, and a run of rooms alone
+// gets only those (the call defaults would fail it for want of calls).
+// The thresholds a scenario names are never changed.
+func FitDefaults(s *Summary, ts []Threshold) []Threshold {
+	if len(ts) == 0 {
+		ts = DefaultThresholds()
+	}
+	if s.Rooms == nil || slices.ContainsFunc(ts, func(t Threshold) bool { return !t.Default }) {
+		return ts
+	}
+	var out []Threshold
+	if s.Calls.Attempted > 0 {
+		out = append(out, ts...)
+	}
+	return append(out, DefaultRoomThresholds()...)
 }

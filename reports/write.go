@@ -93,11 +93,8 @@ func (s *Summary) redacted() *Summary {
 	c.Run.Target = Redact(s.Run.Target)
 	c.Run.Warnings = redactAll(s.Run.Warnings)
 	c.Negotiated = cloneNegotiated(s.Negotiated)
-	c.Failures = append([]FailureGroup{}, s.Failures...)
-	for i := range c.Failures {
-		c.Failures[i].Cause = Redact(c.Failures[i].Cause)
-		c.Failures[i].Error = Redact(c.Failures[i].Error)
-	}
+	c.Failures = redactFailures(s.Failures)
+	c.Rooms = s.Rooms.redacted()
 	c.Attacks = append([]AttackSummary{}, s.Attacks...)
 	for i := range c.Attacks {
 		c.Attacks[i].Evidence = redactAll(c.Attacks[i].Evidence)
@@ -108,6 +105,17 @@ func (s *Summary) redacted() *Summary {
 		c.Thresholds[i].Note = Redact(c.Thresholds[i].Note)
 	}
 	return &c
+}
+
+// redactFailures copies gs with their cause and error redacted; nil
+// becomes empty.
+func redactFailures(gs []FailureGroup) []FailureGroup {
+	c := append([]FailureGroup{}, gs...)
+	for i := range c {
+		c[i].Cause = Redact(c[i].Cause)
+		c[i].Error = Redact(c[i].Error)
+	}
+	return c
 }
 
 // redactAll redacts each string; it keeps an empty slice empty, not null.

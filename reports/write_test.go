@@ -127,14 +127,32 @@ func TestSummaryJSONShape(t *testing.T) {
 			t.Errorf("%s = %v, want a JSON list", list, m[list])
 		}
 	}
+	if _, ok := m["rooms"]; ok {
+		t.Error("summary.json has a rooms section with no room records")
+	}
 	// Every known metric is a path in summary.json, except the derived
-	// attack counts.
+	// attack counts; the rooms ones once there was a room record.
+	z := NewSummarizer(RunMeta{})
+	z.Add(Result{Kind: KindRoom, ID: "r/p", Outcome: OutcomeOK, Room: &Room{ID: "r"}})
+	buf.Reset()
+	if err := WriteSummaryJSON(&buf, z.Summary()); err != nil {
+		t.Fatal(err)
+	}
+	var withRooms map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &withRooms); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range KnownMetrics() {
 		if strings.HasPrefix(name, "attacks.") {
 			continue
 		}
-		if _, ok := lookupPath(m, name); !ok {
+		if _, ok := lookupPath(withRooms, name); !ok {
 			t.Errorf("metric %s is not a summary.json path", name)
+		}
+	}
+	for _, list := range []string{"rooms.leak_examples", "rooms.failures"} {
+		if v, _ := lookupPath(withRooms, list); v == nil {
+			t.Errorf("%s = null, want a JSON list", list)
 		}
 	}
 }
@@ -167,14 +185,15 @@ func TestJUnitStructure(t *testing.T) {
 		got[s.Name] = [3]int{s.Tests, s.Failures, s.Skipped}
 	}
 	want := map[string][3]int{
-		"thresholds": {5, 2, 0}, // ice.success_rate and media.one_way_audio fail
+		"thresholds": {7, 3, 0}, // ice.success_rate, media.one_way_audio and rooms.leaks fail
 		"attacks":    {3, 1, 1}, // srtp-replay VULNERABLE, room-enumeration inconclusive
 		"calls":      {5, 3, 1}, // summary, interrupted, ice, media, register
+		"rooms":      {5, 4, 0}, // summary, ice, a leak of each of three kinds
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("suites (tests, failures, skipped) = %v, want %v", got, want)
 	}
-	if doc.Tests != 13 || doc.Failures != 6 || doc.Skipped != 2 {
+	if doc.Tests != 20 || doc.Failures != 11 || doc.Skipped != 2 {
 		t.Fatalf("totals = %d/%d/%d", doc.Tests, doc.Failures, doc.Skipped)
 	}
 	msg := doc.Suites[0].Cases[0].Failure.Message
