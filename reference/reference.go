@@ -33,10 +33,13 @@ type Config struct {
 	Logger *slog.Logger `yaml:"-"`
 }
 
-// DefaultConfig returns the hardened defaults of every part.
+// DefaultConfig returns the hardened defaults of every part: the gateway,
+// the TURN relay (with loopback peers allowed: every agent here lives on
+// loopback) and the rooms service.
 func DefaultConfig() Config {
-	t := turn.DefaultTestConfig() // hardened, with loopback peers allowed: every agent here lives on loopback
-	return Config{Gateway: gateway.DefaultConfig(), TURN: &t}
+	t := turn.DefaultTestConfig()
+	r := rooms.DefaultConfig()
+	return Config{Gateway: gateway.DefaultConfig(), TURN: &t, Rooms: &r}
 }
 
 // Validate reports the first invalid field of any part.
