@@ -66,6 +66,9 @@ func (r *Reference) writeTURN(b *strings.Builder) {
 			b.WriteString("        " + line + "\n")
 		}
 	}
+	if cfg.AllowLoopbackPeers {
+		b.WriteString("  loopback_peers: true\n")
+	}
 	b.WriteString("  credentials:\n")
 	if len(cfg.Secrets) > 0 {
 		fmt.Fprintf(b, "    rest: {secret: %s, ttl: %s}\n", strconv.Quote(cfg.Secrets[0]), restTTL)

@@ -209,12 +209,19 @@ func EvalThresholds(s *Summary, ts []Threshold) []ThresholdResult {
 // measured. DefaultThresholds are on call records, so a run with room
 // records gets DefaultRoomThresholds as well, and a run of rooms alone
 // gets only those (the call defaults would fail it for want of calls).
-// The thresholds a scenario names are never changed.
+// A run of attacks alone gets none: its verdicts decide its status. The
+// thresholds a scenario names are never changed.
 func FitDefaults(s *Summary, ts []Threshold) []Threshold {
 	if len(ts) == 0 {
 		ts = DefaultThresholds()
 	}
-	if s.Rooms == nil || slices.ContainsFunc(ts, func(t Threshold) bool { return !t.Default }) {
+	if slices.ContainsFunc(ts, func(t Threshold) bool { return !t.Default }) {
+		return ts
+	}
+	if s.Calls.Attempted == 0 && s.Rooms == nil && len(s.Attacks) > 0 {
+		return nil // an attack run: its verdicts decide, no call figures to hold
+	}
+	if s.Rooms == nil {
 		return ts
 	}
 	var out []Threshold

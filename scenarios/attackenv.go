@@ -16,8 +16,11 @@ import (
 // AttackEnv returns what attacks may use of this target: its sections as
 // the file gives them, and factories for agents, each on its own loopback
 // source address behind the target's guard and paced by clock. Captures
-// go to captureDir when it is set.
-func (t *Target) AttackEnv(ctx context.Context, clock *media.Clock, log *slog.Logger, captureDir string) (*attack.Env, error) {
+// go to captureDir when it is set. Attacks use the target's users from
+// index firstUser on (the known account first, agents after it), so that
+// attacks beside a load run leave the load's users alone: some lock their
+// account out on purpose.
+func (t *Target) AttackEnv(ctx context.Context, clock *media.Clock, log *slog.Logger, captureDir string, firstUser int) (*attack.Env, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -30,12 +33,12 @@ func (t *Target) AttackEnv(ctx context.Context, clock *media.Clock, log *slog.Lo
 	// The first user of each kind is the known account attacks such as
 	// sip-enumeration compare against; the agents start after it.
 	for _, k := range []Kind{KindWebRTC, KindSIP} {
-		if user, password, err := t.User(string(k), k, 0); err == nil {
+		if user, password, err := t.User(string(k), k, firstUser); err == nil {
 			env.SIP.Users = append(env.SIP.Users, attack.Credential{User: user, Password: password})
 		}
 	}
 	if t.TURN != nil {
-		env.TURN = attack.TURNEnv{InsecureTLS: t.TURN.InsecureTLS}
+		env.TURN = attack.TURNEnv{InsecureTLS: t.TURN.InsecureTLS, LoopbackPeers: t.TURN.LoopbackPeers}
 		for _, s := range t.TURN.Servers {
 			env.TURN.URLs = append(env.TURN.URLs, s.URLs...)
 		}
@@ -71,7 +74,7 @@ func (t *Target) AttackEnv(ctx context.Context, clock *media.Clock, log *slog.Lo
 		}
 		mu.Lock()
 		next[k]++
-		i := next[k]
+		i := firstUser + next[k]
 		mu.Unlock()
 		n, err := env.Net()
 		if err != nil {

@@ -173,6 +173,7 @@ type targetView struct {
 type turnView struct {
 	Servers     []turnServerView `yaml:"servers" json:"servers"`
 	InsecureTLS bool             `yaml:"insecure_tls" json:"insecure_tls"`
+	Loopback    bool             `yaml:"loopback_peers" json:"loopback_peers"`
 	REST        *turnRESTView    `yaml:"rest,omitempty" json:"rest,omitempty"`
 	Static      *turnStaticView  `yaml:"static,omitempty" json:"static,omitempty"`
 }
@@ -198,7 +199,7 @@ func (t *TURNTarget) view() *turnView {
 	if t == nil {
 		return nil
 	}
-	v := &turnView{InsecureTLS: t.InsecureTLS}
+	v := &turnView{InsecureTLS: t.InsecureTLS, Loopback: t.LoopbackPeers}
 	for _, s := range t.Servers {
 		v.Servers = append(v.Servers, turnServerView{URLs: s.URLs, TLSCA: s.TLSCA != ""})
 	}

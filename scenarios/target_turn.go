@@ -25,6 +25,7 @@ import (
 //	    - urls: ["turn:relay.example.com:3478?transport=udp", "turns:relay.example.com:5349"]
 //	      tls_ca: |        # optional PEM the turns: certificate chains to
 //	  insecure_tls: false  # accept a turns: certificate that does not verify
+//	  loopback_peers: false  # the relay allows loopback peers on purpose (test deployments)
 //	  credentials:
 //	    rest: {secret_env: TURN_SECRET, ttl: 10m}   # TURN REST (HMAC-SHA1 shared secret), or
 //	    static: {username: u, password_env: TURN_PASSWORD}
@@ -33,6 +34,10 @@ type TURNTarget struct {
 	InsecureTLS bool
 	REST        *TURNREST
 	Static      *TURNStatic
+	// LoopbackPeers says the relay allows loopback peers on purpose (a
+	// test deployment whose agents all live on loopback): attacks then
+	// leave loopback out of the deny-list probes.
+	LoopbackPeers bool
 }
 
 // TURNServer is one relay: its URIs (RFC 7065) and the CA its turns:
@@ -66,7 +71,10 @@ type RoomsTarget struct {
 const defaultRESTTTL = 10 * time.Minute
 
 func (d *decoder) turn(n *yaml.Node, t *TURNTarget) {
-	f := d.mapping(n, "turn", "servers", "insecure_tls", "credentials")
+	f := d.mapping(n, "turn", "servers", "insecure_tls", "credentials", "loopback_peers")
+	if v, ok := f["loopback_peers"]; ok {
+		t.LoopbackPeers, _ = d.boolean(v.val, "turn.loopback_peers")
+	}
 	if v, ok := f["servers"]; ok {
 		items, _ := d.seq(v.val, "turn.servers")
 		for i, item := range items {

@@ -136,7 +136,7 @@ func Run(ctx context.Context, a Attack, env *Env) Outcome {
 
 // All returns every attack, by name.
 func All() []Attack {
-	all := slices.Concat(mediaAttacks(), sipAttacks(), turnAttacks(), roomAttacks())
+	all := slices.Concat(mediaAttacks(), sipAttacks(), turnAttacks(), roomAttacks(), tortureAttacks())
 	slices.SortFunc(all, func(a, b Attack) int { return strings.Compare(a.Name, b.Name) })
 	return all
 }

@@ -30,11 +30,5 @@ func sipAttacks() []Attack {
 			Needs:   []string{"sip"},
 			Run:     SIPEnumeration,
 		},
-		{
-			Name:    "torture",
-			Summary: "the RFC 4475 torture messages over UDP: answered as RFC 4475 asks, and the server keeps answering",
-			Needs:   []string{"sip"},
-			Run:     Torture,
-		},
 	}
 }

@@ -57,14 +57,6 @@ func turnAttacks() []Attack {
 			Needs:   []string{"turn"},
 			Run:     TURNAbuse,
 		},
-		{
-			// The STUN/TURN half of the torture attack; the lead merges it
-			// with the SIP half into one "torture" attack.
-			Name:    "turn-torture",
-			Summary: "malformed STUN/TURN messages (RFC 8489 6.3): bad lengths, unknown attributes, bad integrity and fingerprint; the server keeps answering",
-			Needs:   []string{"turn"},
-			Run:     TURNTorture,
-		},
 	}
 }
 

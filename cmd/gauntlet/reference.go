@@ -21,7 +21,7 @@ func cmdReference(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	configPath := fs.String("config", "", "reference config (YAML, see reference/testdata/reference.yaml); flags given too override it")
 	ws := fs.String("ws", "127.0.0.1:5066", "listen address of SIP over WebSocket")
 	udp := fs.String("udp", "127.0.0.1:5060", "listen address of SIP over UDP")
-	weaken := fs.String("weaken", "", "comma-separated defences to switch off (e.g. digest,rate-limit)")
+	weaken := fs.String("weaken", "", "comma-separated defences to switch off: "+strings.Join(reference.WeakenNames(), ", "))
 	printTarget := fs.String("print-target", "", "also write the target file here")
 	verbose := fs.Bool("v", false, "log SIP and media events to stderr")
 	if pos, err := parseInterleaved(fs, args); err != nil {
@@ -46,8 +46,8 @@ func cmdReference(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		cfg.Gateway.UDPAddr = *udp
 	}
 	if *weaken != "" {
-		for _, w := range strings.Split(*weaken, ",") {
-			cfg.Gateway.Weaken = append(cfg.Gateway.Weaken, strings.TrimSpace(w))
+		if err := cfg.Weaken(strings.Split(*weaken, ",")...); err != nil {
+			return withCode(exitInvalid, err, "see `gauntlet reference -h` for the switches")
 		}
 	}
 	if *verbose {

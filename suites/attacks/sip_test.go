@@ -96,7 +96,7 @@ var _ = Describe("sip-enumeration", Label("attack", "sip-enumeration", "rfc3261"
 
 var _ = Describe("torture", Label("attack", "torture", "rfc4475"), func() {
 	It("is resisted by the hardened reference, which answers the malformed requests sipgo drops", func(ctx SpecContext) {
-		out := runSIPAttack(ctx, "torture", sipAttackEnv(ctx))
+		out := runSIPAttack(ctx, "sip-torture", sipAttackEnv(ctx))
 		Expect(out.Verdict).To(Equal(attack.Resisted), out.Reason)
 		for _, name := range []string{"badinv01", "clerr", "scalar02", "quotbal", "ltgtruri", "lwsruri", "badaspec", "baddn",
 			"badvers", "mismatch01", "multi01", "mcl01", "regbadct", "insuf", "unkscm", "bext01", "invut", "zeromf"} {
@@ -105,7 +105,7 @@ var _ = Describe("torture", Label("attack", "torture", "rfc4475"), func() {
 	})
 
 	It("finds the server silenced with malformed-input weakened", func(ctx SpecContext) {
-		out := runSIPAttack(ctx, "torture", sipAttackEnv(ctx, gateway.WeakenMalformedInput))
+		out := runSIPAttack(ctx, "sip-torture", sipAttackEnv(ctx, gateway.WeakenMalformedInput))
 		Expect(out.Verdict).To(Equal(attack.Vulnerable))
 		Expect(out.Severity).To(Equal(attack.High))
 		Expect(out.Reason).To(ContainSubstring("stopped answering OPTIONS"))
