@@ -23,21 +23,9 @@ func ConsoleLines(s *Summary) []string {
 		out = append(out, fmt.Sprintf("  %-12s %s", label, fmt.Sprintf(format, args...)))
 	}
 	out = append(out, fmt.Sprintf("%s  scenario %q  seed %d  target %q", s.Status, s.Run.Scenario, s.Run.Seed, s.Run.Target))
-	line("calls", "attempted %d  connected %d  failed %d  canceled %d",
-		s.Calls.Attempted, s.Calls.Connected, s.Calls.Failed, s.Calls.Canceled)
-	line("ice", "success %s  relay ratio %s", consolePct(s.ICE.SuccessRate), consoleRatio(s.ICE.RelayRatio))
-	if s.ICE.Expected > 0 {
-		line("nat pairings", "%d of %d calls ended otherwise than the pairing table expects", s.ICE.Unexpected, s.ICE.Expected)
-		for _, p := range newHTMLPairings(s.ICE.ByPairing) {
-			if p.Mismatch {
-				line("nat pairing", "MISMATCH %s  expected %s  seen %s", p.Key, p.Expected, seenOutcomes(s.ICE.ByPairing[p.Key]))
-			}
-		}
+	if s.Calls.Attempted > 0 || (s.Rooms == nil && len(s.Attacks) == 0) {
+		out = append(out, callLines(s)...)
 	}
-	line("setup ms", "p50 %s  p95 %s", consoleNum(s.SetupMS.P50), consoleNum(s.SetupMS.P95))
-	line("mos", "p50 %s  p5 %s", consoleNum(s.MOS.P50), consoleNum(s.MOS.P5))
-	line("media", "loss%% p50 %s  jitter ms p95 %s  one-way audio %d",
-		consoleNum(s.Media.LossPct.P50), consoleNum(s.Media.JitterMS.P95), s.Media.OneWayAudio)
 	if r := s.Rooms; r != nil {
 		line("rooms", "%d rooms (%d complete)  participants %d  joined %d  ok %d  failed %d  canceled %d",
 			r.Count, r.Complete, r.Participants, r.Joined, r.OK, r.Failed, r.Canceled)
@@ -57,6 +45,10 @@ func ConsoleLines(s *Summary) []string {
 		line("failures", "%-12s %d  e.g. %v", f.Cause, f.Count, f.Examples)
 	}
 	for _, a := range s.Attacks {
+		if a.Verdict == VerdictVulnerable && a.Severity != "" {
+			line("attack", "%-22s %s (%s)", a.Name, a.Verdict, a.Severity)
+			continue
+		}
 		line("attack", "%-22s %s", a.Name, a.Verdict)
 	}
 	for _, t := range s.Thresholds {
@@ -121,4 +113,29 @@ func consoleRatio(p *float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(*p, 'f', 3, 64)
+}
+
+// callLines are the console lines of the calls: counts, ICE (with each NAT
+// pairing that did not end as expected), setup, MOS and media.
+func callLines(s *Summary) []string {
+	var out []string
+	line := func(label, format string, args ...any) {
+		out = append(out, fmt.Sprintf("  %-12s %s", label, fmt.Sprintf(format, args...)))
+	}
+	line("calls", "attempted %d  connected %d  failed %d  canceled %d",
+		s.Calls.Attempted, s.Calls.Connected, s.Calls.Failed, s.Calls.Canceled)
+	line("ice", "success %s  relay ratio %s", consolePct(s.ICE.SuccessRate), consoleRatio(s.ICE.RelayRatio))
+	if s.ICE.Expected > 0 {
+		line("nat pairings", "%d of %d calls ended otherwise than the pairing table expects", s.ICE.Unexpected, s.ICE.Expected)
+		for _, p := range newHTMLPairings(s.ICE.ByPairing) {
+			if p.Mismatch {
+				line("nat pairing", "MISMATCH %s  expected %s  seen %s", p.Key, p.Expected, seenOutcomes(s.ICE.ByPairing[p.Key]))
+			}
+		}
+	}
+	line("setup ms", "p50 %s  p95 %s", consoleNum(s.SetupMS.P50), consoleNum(s.SetupMS.P95))
+	line("mos", "p50 %s  p5 %s", consoleNum(s.MOS.P50), consoleNum(s.MOS.P5))
+	line("media", "loss%% p50 %s  jitter ms p95 %s  one-way audio %d",
+		consoleNum(s.Media.LossPct.P50), consoleNum(s.Media.JitterMS.P95), s.Media.OneWayAudio)
+	return out
 }

@@ -42,6 +42,9 @@ type Attack struct {
 	// saying so, without running.
 	Needs []string
 	Run   func(ctx context.Context, env *Env) Outcome
+	// PartOf names the attack this one is a part of: it runs only when
+	// named, never in "all" (the whole runs it).
+	PartOf string
 }
 
 // Outcome is what an attack found.
@@ -141,12 +144,12 @@ func All() []Attack {
 	return all
 }
 
-// Select returns the attacks named (all when names is empty), or an error
-// naming one that does not exist.
+// Select returns the attacks named (every whole attack when names is
+// empty), or an error naming one that does not exist.
 func Select(names []string) ([]Attack, error) {
 	all := All()
 	if len(names) == 0 {
-		return all, nil
+		return slices.DeleteFunc(all, func(a Attack) bool { return a.PartOf != "" }), nil
 	}
 	var out []Attack
 	for _, n := range names {

@@ -20,12 +20,14 @@ func tortureAttacks() []Attack {
 			Summary: "the torture attack's SIP half: the RFC 4475 messages over UDP",
 			Needs:   []string{"sip"},
 			Run:     Torture,
+			PartOf:  "torture",
 		},
 		{
 			Name:    "turn-torture",
 			Summary: "the torture attack's STUN/TURN half: malformed messages, bad integrity and fingerprint, unknown attributes",
 			Needs:   []string{"turn"},
 			Run:     TURNTorture,
+			PartOf:  "torture",
 		},
 	}
 }

@@ -21,6 +21,7 @@ func commands() []command {
 		{"validate", "check scenario and target files without running them", cmdValidate},
 		{"compare", "compare two runs (directories or summary.json) side by side; exit 1 on a regression", cmdCompare},
 		{"report", "rebuild summary.json, report.html and junit.xml from results.jsonl", cmdReport},
+		{"attack", "run the attack scenarios against a target: a verdict per attack (default: the embedded reference)", cmdAttack},
 		{"turn-load", "load a TURN relay: allocation rates and relayed audio flows (default: the reference relay)", cmdTurnLoad},
 		{"reference", "run the reference deployment standalone and print its target file", cmdReference},
 		{"version", "print the version", cmdVersion},

@@ -148,7 +148,12 @@ func resolveTarget(ctx context.Context, path string, logger *slog.Logger, stderr
 		}
 		return t, func() {}, nil
 	}
-	cfg := reference.DefaultConfig()
+	return startReference(ctx, reference.DefaultConfig(), logger, stderr)
+}
+
+// startReference starts the reference in-process and returns the target
+// that points at it, and how to stop it.
+func startReference(ctx context.Context, cfg reference.Config, logger *slog.Logger, stderr io.Writer) (*scenarios.Target, func(), error) {
 	cfg.Logger = logger
 	ref, err := reference.Start(ctx, cfg)
 	if err != nil {
