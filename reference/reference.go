@@ -123,17 +123,25 @@ func (r *Reference) TargetYAML() []byte {
 	b.WriteString("authorized: false\n")
 	b.WriteString("sip:\n")
 	fmt.Fprintf(&b, "  domain: %s\n", scalar(g.Domain))
+	secure := false // a TLS listener named: ws over TLS, or tls
 	if ws := r.gateway.WSURL(); ws != "" {
 		fmt.Fprintf(&b, "  ws: %s\n", ws)
 	} else {
-		// Only secure WebSocket: the certificate is self-signed unless the
-		// config names one.
 		fmt.Fprintf(&b, "  ws: %s\n", r.gateway.WSSURL())
-		if r.gateway.RootCAs() != nil {
-			b.WriteString("  insecure_tls: true\n")
-		}
+		secure = true
 	}
 	fmt.Fprintf(&b, "  udp: %s\n", r.gateway.UDPAddr())
+	if a := r.gateway.TCPAddr(); a != "" {
+		fmt.Fprintf(&b, "  tcp: %s\n", a)
+	}
+	if a := r.gateway.TLSAddr(); a != "" {
+		fmt.Fprintf(&b, "  tls: %s\n", a)
+		secure = true
+	}
+	if secure && r.gateway.RootCAs() != nil {
+		// The certificate is self-signed unless the config names one.
+		b.WriteString("  insecure_tls: true\n")
+	}
 	b.WriteString("users:\n")
 	fmt.Fprintf(&b, "  webrtc: {pattern: %s, start: %d, password: %s}\n", strconv.Quote(g.WebRTCUsers.Pattern), g.WebRTCUsers.Start,
 		strconv.Quote(r.gateway.Password(gateway.KindWebRTC)))

@@ -25,10 +25,13 @@ sip:
   domain: gauntlet.test
   ws: %s
   udp: %s
+  tcp: %s
+  tls: %s
+  insecure_tls: true
 users:
   webrtc: {pattern: "web{n}", start: 1000, password: %q}
   sip: {pattern: "desk{n}", start: 2000, password: %q}
-`, gw.WSURL(), gw.UDPAddr(), gw.Password(gateway.KindWebRTC), gw.Password(gateway.KindSIP))
+`, gw.WSURL(), gw.UDPAddr(), gw.TCPAddr(), gw.TLSAddr(), gw.Password(gateway.KindWebRTC), gw.Password(gateway.KindSIP))
 	got := ref.TargetYAML()
 	if string(got) != want {
 		t.Errorf("TargetYAML:\n%s\nwant:\n%s", got, want)

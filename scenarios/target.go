@@ -39,6 +39,9 @@ type SIPTarget struct {
 	WS string
 	// UDP is the host:port of SIP over UDP that sip agents use.
 	UDP string
+	// TCP and TLS are host:port of SIP over TCP and over TLS, for sip
+	// populations whose transport says so.
+	TCP, TLS string
 	// InsecureTLS accepts a wss certificate that does not verify (a
 	// self-signed test deployment). Only meaningful with a wss:// WS.
 	InsecureTLS bool
@@ -97,8 +100,8 @@ func (d *decoder) target(root *yaml.Node, t *Target) {
 		t.Authorized, _ = d.boolean(v.val, "authorized")
 	}
 	if v, ok := f["sip"]; ok {
-		sf := d.mapping(v.val, "sip", "domain", "ws", "udp", "insecure_tls")
-		for name, dst := range map[string]*string{"domain": &t.SIP.Domain, "ws": &t.SIP.WS, "udp": &t.SIP.UDP} {
+		sf := d.mapping(v.val, "sip", "domain", "ws", "udp", "tcp", "tls", "insecure_tls")
+		for name, dst := range map[string]*string{"domain": &t.SIP.Domain, "ws": &t.SIP.WS, "udp": &t.SIP.UDP, "tcp": &t.SIP.TCP, "tls": &t.SIP.TLS} {
 			if v, ok := sf[name]; ok {
 				*dst, _ = d.str(v.val, joinPath("sip", name))
 			}
@@ -216,6 +219,8 @@ type sipView struct {
 	Domain      string `yaml:"domain,omitempty" json:"domain,omitempty"`
 	WS          string `yaml:"ws,omitempty" json:"ws,omitempty"`
 	UDP         string `yaml:"udp,omitempty" json:"udp,omitempty"`
+	TCP         string `yaml:"tcp,omitempty" json:"tcp,omitempty"`
+	TLS         string `yaml:"tls,omitempty" json:"tls,omitempty"`
 	InsecureTLS bool   `yaml:"insecure_tls" json:"insecure_tls"`
 }
 

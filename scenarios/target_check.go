@@ -42,14 +42,16 @@ func (t *Target) validate(l *errorList) {
 	if t.SIP.WS != "" {
 		scheme = v.wsURL("sip.ws", t.SIP.WS)
 	}
-	if t.SIP.UDP != "" {
-		v.hostPort("sip.udp", t.SIP.UDP)
+	for _, a := range []struct{ path, addr string }{{"sip.udp", t.SIP.UDP}, {"sip.tcp", t.SIP.TCP}, {"sip.tls", t.SIP.TLS}} {
+		if a.addr != "" {
+			v.hostPort(a.path, a.addr)
+		}
 	}
 	if t.SIP.Domain != "" && !validHost(t.SIP.Domain) {
 		l.add("sip.domain", ErrSyntax, "bad domain %q: want a host name or IP address, without scheme or port", t.SIP.Domain)
 	}
-	if t.SIP.InsecureTLS && scheme != "wss" {
-		l.add("sip.insecure_tls", ErrConflict, "applies only to a wss:// URL in sip.ws; there is none")
+	if t.SIP.InsecureTLS && scheme != "wss" && t.SIP.TLS == "" {
+		l.add("sip.insecure_tls", ErrConflict, "applies only to a wss:// URL in sip.ws or to sip.tls; there is neither")
 	}
 	keys := make([]string, 0, len(t.Users))
 	for k := range t.Users {
@@ -202,8 +204,10 @@ func (t *Target) hosts() []string {
 	if u, err := url.Parse(t.SIP.WS); t.SIP.WS != "" && err == nil {
 		hosts = append(hosts, u.Hostname())
 	}
-	if t.SIP.UDP != "" {
-		hosts = append(hosts, splitHost(t.SIP.UDP))
+	for _, a := range []string{t.SIP.UDP, t.SIP.TCP, t.SIP.TLS} {
+		if a != "" {
+			hosts = append(hosts, splitHost(a))
+		}
 	}
 	hosts = append(hosts, t.turnHosts()...)
 	if h := t.roomsHost(); h != "" {

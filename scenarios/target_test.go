@@ -142,7 +142,7 @@ func TestBadTargets(t *testing.T) {
 		{"both-passwords", []string{`11:5: users.sip.password_env: give password or password_env, not both`}, ErrConflict},
 		{"env-unset", []string{`11:5: users.sip.password_env: environment variable GAUNTLET_TEST_UNSET_VARIABLE is not set`}, ErrRequired},
 		{"insecure-ws", []string{`6:3: sip.insecure_tls: applies only to a wss:// URL`}, ErrConflict},
-		{"unknown-field", []string{`6:3: sip.udp_port: unknown field; known: domain, ws, udp, insecure_tls`}, ErrUnknownField},
+		{"unknown-field", []string{`6:3: sip.udp_port: unknown field; known: domain, ws, udp, tcp, tls, insecure_tls`}, ErrUnknownField},
 		{"wrong-type", []string{`3:1: authorized: want true or false, got the string "yes"`}, ErrType},
 		{"no-sip", []string{`2:1: sip: required: ws (for webrtc populations) and/or udp (for sip populations)`}, ErrRequired},
 		{"negative-start", []string{`10:5: users.sip.start: must be >= 0, got -1`}, ErrRange},

@@ -21,12 +21,14 @@ const (
 	TransportWS  = "ws"
 	TransportWSS = "wss"
 	TransportUDP = "udp"
+	TransportTCP = "tcp"
+	TransportTLS = "tls"
 )
 
 // Config describes one virtual SIP user agent. Zero fields take the defaults
 // documented on each; Validate says which field is wrong.
 type Config struct {
-	Transport string // "ws", "wss" or "udp"
+	Transport string // "ws", "wss", "udp", "tcp" or "tls"
 	// Server is ws(s)://host:port/path for ws/wss, host:port for udp (the
 	// registrar and outbound proxy: every udp request is sent there).
 	Server   string
@@ -80,14 +82,14 @@ func (c Config) Validate() error {
 		if u.Scheme != c.Transport || u.Host == "" {
 			return fmt.Errorf("%w: Server %q: want %s://host:port/path", ErrConfig, c.Server, c.Transport)
 		}
-	case TransportUDP:
+	case TransportUDP, TransportTCP, TransportTLS:
 		if _, _, err := splitHostPort(c.Server); err != nil {
 			return fmt.Errorf("%w: Server %q: want host:port: %w", ErrConfig, c.Server, err)
 		}
 	case "":
-		return fmt.Errorf("%w: Transport is empty (ws, wss or udp)", ErrConfig)
+		return fmt.Errorf("%w: Transport is empty (ws, wss, udp, tcp or tls)", ErrConfig)
 	default:
-		return fmt.Errorf("%w: Transport %q is not supported (ws, wss or udp)", ErrConfig, c.Transport)
+		return fmt.Errorf("%w: Transport %q is not supported (ws, wss, udp, tcp or tls)", ErrConfig, c.Transport)
 	}
 	if c.User == "" {
 		return fmt.Errorf("%w: User is empty", ErrConfig)
@@ -155,7 +157,7 @@ func (c Config) withDefaults() Config {
 
 // serverHost is the host part of Server, without port or brackets.
 func (c Config) serverHost() string {
-	if c.Transport == TransportUDP {
+	if c.Transport == TransportUDP || c.Transport == TransportTCP || c.Transport == TransportTLS {
 		h, _, _ := splitHostPort(c.Server)
 		return h
 	}

@@ -105,6 +105,15 @@ func newTestServer(t *testing.T, o srvOpts) *testServer {
 		s.addr = &net.UDPAddr{IP: a.IP, Port: a.Port}
 		closer = l.Close
 		s.wg.Go(func() { _ = srv.ServeWSS(l) })
+	case "tcp":
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := l.Addr().(*net.TCPAddr)
+		s.addr = &net.UDPAddr{IP: a.IP, Port: a.Port}
+		closer = l.Close
+		s.wg.Go(func() { _ = srv.ServeTCP(l) })
 	case "udp":
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
@@ -162,7 +171,7 @@ func (c *watchedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 
 // server is what Config.Server names.
 func (s *testServer) server() string {
-	if s.o.transport == "udp" {
+	if s.o.transport == "udp" || s.o.transport == "tcp" {
 		return s.addr.String()
 	}
 	return s.o.transport + "://" + s.addr.String() + "/"

@@ -86,6 +86,21 @@ func New(ctx context.Context, cfg Config) (*UA, error) {
 		contact.Host = u.viaHost
 		contact.UriParams = sip.NewParams()
 		contact.UriParams.Add("transport", "ws")
+	case TransportTCP, TransportTLS:
+		tp, err := dialStream(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		u.tp = tp
+		la, err := addrPort(tp.localAddr())
+		if err != nil {
+			tp.close()
+			return nil, fmt.Errorf("sipua: %s local address %s: %w", cfg.Transport, tp.localAddr(), err)
+		}
+		u.viaHost, u.viaPort = la.Addr().String(), int(la.Port())
+		contact.Host, contact.Port = u.viaHost, u.viaPort
+		contact.UriParams = sip.NewParams()
+		contact.UriParams.Add("transport", cfg.Transport)
 	case TransportUDP:
 		tp, err := bindUDP(ctx, cfg)
 		if err != nil {

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/emiago/sipgo/sip.(*TransportUDP).readUDPConnection"))
 }
 
-var transports = []string{"ws", "udp"}
+var transports = []string{"ws", "udp", "tcp"}
 
 func newUA(t *testing.T, cfg sipua.Config) *sipua.UA {
 	t.Helper()
@@ -97,6 +97,10 @@ func TestRegister(t *testing.T) {
 				}
 				if !strings.HasSuffix(contact.Address.Host, ".invalid") || contact.Address.UriParams.GetOr("transport", "") != "ws" {
 					t.Errorf("Contact = %s, want <sip:alice@<random>.invalid;transport=ws>", contact.Value())
+				}
+			case "tcp":
+				if via.Transport != "TCP" || contact.Address.UriParams.GetOr("transport", "") != "tcp" {
+					t.Errorf("Via %s, Contact %s: want SIP/2.0/TCP and transport=tcp", via.Value(), contact.Value())
 				}
 			case "udp":
 				if via.Transport != "UDP" || !via.Params.Has("rport") || via.Host != "127.0.0.1" {
@@ -226,7 +230,8 @@ func TestConfigValidate(t *testing.T) {
 		{"valid udp", func(*sipua.Config) {}, ""},
 		{"valid ws", func(c *sipua.Config) { c.Transport, c.Server = "ws", "ws://127.0.0.1:8080/sip" }, ""},
 		{"no transport", func(c *sipua.Config) { c.Transport = "" }, "Transport"},
-		{"tcp not yet", func(c *sipua.Config) { c.Transport = "tcp" }, "Transport"},
+		{"sctp", func(c *sipua.Config) { c.Transport = "sctp" }, "Transport"},
+		{"tcp without port", func(c *sipua.Config) { c.Transport, c.Server = "tcp", "127.0.0.1" }, "Server"},
 		{"udp without port", func(c *sipua.Config) { c.Server = "127.0.0.1" }, "Server"},
 		{"ws with udp address", func(c *sipua.Config) { c.Transport = "ws" }, "Server"},
 		{"wss with ws url", func(c *sipua.Config) { c.Transport, c.Server = "wss", "ws://127.0.0.1/" }, "Server"},

@@ -34,7 +34,7 @@ func (s *testServer) callUA(t *testing.T, ua *sipua.UA, callID string) *serverCa
 	inv.AppendHeader(&sip.ContactHeader{Address: s.contact()})
 	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	inv.SetBody([]byte(offerSDP))
-	inv.SetTransport(map[string]string{"ws": "WS", "udp": "UDP"}[s.o.transport])
+	inv.SetTransport(map[string]string{"ws": "WS", "udp": "UDP", "tcp": "TCP"}[s.o.transport])
 	inv.SetDestination(ua.LocalAddr().String())
 	tx, err := s.cl.TransactionRequest(ctx5(t), inv)
 	if err != nil {
@@ -180,8 +180,11 @@ func tagOf(h interface{ Value() string }) string {
 	return p.GetOr("tag", "")
 }
 
+// The sipgo test double sends a CANCEL over TCP on a connection of its own
+// toward the UA's address, where nothing listens; CANCEL toward a phone on
+// TCP is checked against the reference gateway (suites/gateway).
 func TestIncomingRejectedAndCanceled(t *testing.T) {
-	for _, tp := range transports {
+	for _, tp := range []string{"ws", "udp"} {
 		t.Run(tp, func(t *testing.T) {
 			s := newTestServer(t, srvOpts{transport: tp})
 			ua := registeredUA(t, s, s.config("alice"))

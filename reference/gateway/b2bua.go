@@ -165,6 +165,7 @@ func (g *Gateway) newCall(req *sip.Request, adm admitted) (*call, error) {
 		return nil, errors.New("call cap reached")
 	}
 	ctx, cancel := context.WithCancel(g.ctx)
+	n, faults := g.faults.forCall(req.CallID().Value(), adm.caller, adm.callee)
 	c := &call{
 		g:         g,
 		ctx:       ctx,
@@ -172,7 +173,8 @@ func (g *Gateway) newCall(req *sip.Request, adm admitted) (*call, error) {
 		setupDone: make(chan struct{}),
 		work:      newRoutines(),
 		id:        req.CallID().Value(),
-		faults:    g.faults.forCall(),
+		num:       n,
+		faults:    faults,
 		counted:   users,
 	}
 	c.log = g.log.With("call_id", c.id)
@@ -233,6 +235,9 @@ func (c *call) setup(caller *leg, adm admitted) {
 		return
 	}
 	c.setLeg(sideCallee, callee)
+	if len(c.faults) > 0 {
+		g.faults.answered(c.num, callee.uac.req.CallID().Value())
+	}
 	if c.ctx.Err() != nil {
 		c.fail(sip.StatusRequestTerminated, "Request Terminated", context.Cause(c.ctx))
 		return
@@ -309,7 +314,7 @@ func (c *call) answerCaller(caller *leg, o offer, ch chosen) ([]byte, error) {
 	caller.chosen = ch
 	caller.mu.Unlock()
 	if o.WebRTC {
-		web, err := newWebRTCLeg(g.api, c.webrtcHooks(caller))
+		web, err := newWebRTCLeg(g.api, g.cfg.DTLSRole, c.webrtcHooks(caller))
 		if err != nil {
 			return nil, err
 		}

@@ -26,8 +26,9 @@ type call struct {
 	setupDone chan struct{} // closed when the INVITE handler is finished with the call
 	work      *routines     // media relays, fork branches, transfers
 	id        string        // the caller's Call-ID
-	faults    []Fault
-	counted   []string // users counted against the call caps
+	num       uint64        // the call's number in arrival order, when faults are configured
+	faults    []Fault       // the faults that hit it
+	counted   []string      // users counted against the call caps
 
 	mu        sync.Mutex
 	legs      [2]*leg // sideCaller, sideCallee

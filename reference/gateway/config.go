@@ -12,7 +12,9 @@ import (
 	"github.com/pion/dtls/v3"
 )
 
-// DTLS roles the gateway can take in its SDP answers.
+// DTLS roles the gateway can take toward an offer of a=setup:actpass (an
+// offer of active gets passive, one of passive gets active, whatever the
+// role: RFC 4145 4.1, RFC 5763 5).
 const (
 	// DTLSRoleServer answers a=setup:passive: the browser connects, and the
 	// gateway's SRTP profile and cipher suite preferences decide.
@@ -79,7 +81,9 @@ type Config struct {
 	// SRTPProfiles lists the SRTP protection profiles (IANA names) in the
 	// gateway's order of preference.
 	SRTPProfiles []string `yaml:"srtp_profiles"`
-	// DTLSRole is the role the gateway takes in its answers: "server" or "client".
+	// DTLSRole is the role the gateway takes in its answers to an offer of
+	// actpass: "server" or "client". An offer of active or passive gets
+	// the opposite role.
 	DTLSRole string `yaml:"dtls_role"`
 
 	// WebRTCUsers and SIPUsers make up the directory of known users.

@@ -189,7 +189,7 @@ func (c *call) startBranch(ctx context.Context, o origination, t binding) (*leg,
 	offered := withDTMF(o.codecs, o.dtmf)
 	var body []byte
 	if kind == KindWebRTC {
-		web, err := newWebRTCLeg(g.api, c.webrtcHooks(l))
+		web, err := newWebRTCLeg(g.api, g.cfg.DTLSRole, c.webrtcHooks(l))
 		if err != nil {
 			return nil, err
 		}

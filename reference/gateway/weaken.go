@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 )
 
 // Weaken switches: each turns one defence off, so that an attack can show
@@ -116,25 +115,4 @@ func mix(x uint64) uint64 {
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
-}
-
-// faultPlan numbers calls as they arrive and says which faults hit each.
-type faultPlan struct {
-	faults []Fault
-	next   atomic.Uint64
-}
-
-// forCall returns the faults that hit the next call.
-func (p *faultPlan) forCall() []Fault {
-	if len(p.faults) == 0 {
-		return nil
-	}
-	n := p.next.Add(1) - 1
-	var out []Fault
-	for _, f := range p.faults {
-		if f.hits(n) {
-			out = append(out, f)
-		}
-	}
-	return out
 }

@@ -277,16 +277,26 @@ func TestWeakenSDPChecks(t *testing.T) {
 }
 
 // The drop-media fault on every call drops the callee's audio toward the
-// caller and keeps the other direction; its seed decides which calls it
-// hits, the same way every time.
+// caller and keeps the other direction, and the gateway lists the call as
+// hit (both legs' Call-IDs, both users, the direction); its seed decides
+// which calls it hits, the same way every time.
 func TestFaultDropMedia(t *testing.T) {
 	ctx := deadline(t, 10*time.Second)
 	cfg := DefaultConfig()
 	cfg.Faults = []Fault{{Name: FaultDropMedia, Direction: DirCalleeToCaller, Share: 1, Seed: 3}}
 	s := newBridgeSetup(ctx, t, cfg)
+	if hits := s.gw.Faulted(); len(hits) != 0 {
+		t.Fatalf("hits before any call: %+v", hits)
+	}
 	peer := newCallingPeer(ctx, t)
-	placeCall(ctx, t, s.browser, peer)
+	d, _ := placeCall(ctx, t, s.browser, peer)
 	gwRTP := receive(ctx, t, s.phone.media, "the gateway's RTP address")
+	atPhone := receive(ctx, t, s.phone.calls, "the call at the phone")
+	want := FaultHit{Call: 0, Fault: FaultDropMedia, Direction: DirCalleeToCaller, Caller: "web1000", Callee: "desk2000",
+		CallerCallID: d.callID, CalleeCallID: atPhone.InviteRequest.CallID().Value()}
+	if hits := s.gw.Faulted(); len(hits) != 1 || hits[0] != want || want.CallerCallID == want.CalleeCallID {
+		t.Errorf("Faulted() = %+v, want [%+v]", hits, want)
+	}
 	const n = 30
 	for i := range n {
 		raw, err := marked(60000, i, "phone").Marshal()

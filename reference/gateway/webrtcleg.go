@@ -50,6 +50,8 @@ func newMediaAPI(cfg Config, log *slog.Logger) (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	mediaIP := cfg.mediaIP()
 	se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(mediaIP) })
+	// The role toward an offer (or answer) of actpass; pion takes the
+	// opposite of an explicit one, and the answers say so (localSetup).
 	role := webrtc.DTLSRoleServer
 	if cfg.DTLSRole == DTLSRoleClient {
 		role = webrtc.DTLSRoleClient
@@ -112,6 +114,8 @@ type webrtcLeg struct {
 	track  *relayTrack
 	sender *webrtc.RTPSender
 	hooks  webrtcHooks
+	role   string       // Config.DTLSRole: the gateway's role toward an offer of actpass
+	setup  atomic.Value // string: the a=setup of the gateway's DTLS role, once negotiated
 
 	audioPT atomic.Int32 // the leg's payload types, -1 until negotiated
 	dtmfPT  atomic.Int32
@@ -136,12 +140,13 @@ type earlyPacket struct {
 
 var errGathering = errors.New("ice gathering did not complete")
 
-func newWebRTCLeg(api *webrtc.API, hooks webrtcHooks) (*webrtcLeg, error) {
+func newWebRTCLeg(api *webrtc.API, role string, hooks webrtcHooks) (*webrtcLeg, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	l := &webrtcLeg{pc: pc, hooks: hooks, track: newRelayTrack()}
+	l := &webrtcLeg{pc: pc, hooks: hooks, role: role, track: newRelayTrack()}
+	l.setup.Store("")
 	l.audioPT.Store(-1)
 	l.dtmfPT.Store(-1)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -234,10 +239,11 @@ func (l *webrtcLeg) preferCodecs(cs []codec) error {
 	return errors.New("no transceiver for the audio track")
 }
 
-// answerWebRTC answers the browser's offer with the chosen codec only (the
-// browser's payload types), and returns once ICE gathering is complete, so
-// the answer carries every candidate (no trickle toward the caller). An
-// offer pion refuses is reported as an *sdpError.
+// answer answers the browser's offer with the chosen codec only (the
+// browser's payload types) and the DTLS role the offer leaves the gateway
+// (see localSetup), and returns once ICE gathering is complete, so the
+// answer carries every candidate (no trickle toward the caller). An offer
+// pion refuses is reported as an *sdpError.
 func (l *webrtcLeg) answer(ctx context.Context, o offer, ch chosen) (string, error) {
 	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: string(o.SDP)}); err != nil {
 		return "", refuse(ErrSDPSyntax, "offer refused: %v", err)
@@ -250,7 +256,21 @@ func (l *webrtcLeg) answer(ctx context.Context, o offer, ch chosen) (string, err
 	if err != nil {
 		return "", refuse(ErrSDPNoCodec, "cannot answer: %v", err)
 	}
-	return l.complete(ctx, answer)
+	setup := localSetup(remoteSetup(o.SDP), l.role)
+	l.setup.Store(setup)
+	return l.completeAnswer(ctx, answer, setup)
+}
+
+// completeAnswer completes an answer and states setup in it. pion refuses
+// a local answer that differs from the one it created, so the rewrite
+// touches only what goes to the browser: pion's DTLS role follows the
+// offer, never its own a=setup.
+func (l *webrtcLeg) completeAnswer(ctx context.Context, answer webrtc.SessionDescription, setup string) (string, error) {
+	desc, err := l.complete(ctx, answer)
+	if err != nil {
+		return "", err
+	}
+	return withSetup(desc, setup), nil
 }
 
 // offer makes the gateway's offer toward a browser: codecs (and
@@ -301,12 +321,14 @@ func (l *webrtcLeg) acceptAnswer(answer []byte, offered, offeredDTMF []codec, la
 	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
 		return chosen{}, refuse(ErrSDPSyntax, "answer refused: %v", err)
 	}
+	l.setup.Store(localSetup(remoteSetup(answer), l.role))
 	l.setPTs(ch)
 	return ch, nil
 }
 
 // renegotiate answers a re-offer from the browser (hold, ICE restart): pion
-// restarts ICE itself when the ufrag and pwd change.
+// restarts ICE itself when the ufrag and pwd change, and keeps the DTLS
+// association, so the answer keeps the gateway's DTLS role (RFC 5763 5).
 func (l *webrtcLeg) renegotiate(ctx context.Context, o offer) (string, error) {
 	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: string(o.SDP)}); err != nil {
 		return "", refuse(ErrSDPSyntax, "re-offer refused: %v", err)
@@ -315,7 +337,11 @@ func (l *webrtcLeg) renegotiate(ctx context.Context, o offer) (string, error) {
 	if err != nil {
 		return "", refuse(ErrSDPNoCodec, "cannot answer: %v", err)
 	}
-	return l.complete(ctx, answer)
+	setup := l.setup.Load().(string)
+	if setup == "" { // cannot happen: the first answer either way set it
+		setup = localSetup(remoteSetup(o.SDP), l.role)
+	}
+	return l.completeAnswer(ctx, answer, setup)
 }
 
 // send forwards one packet toward the browser with this leg's payload type
