@@ -47,6 +47,18 @@ func PlaceCall(ctx context.Context, caller, callee *Endpoint, spec CallSpec) rep
 	}
 	in := <-accepted
 
+	return holdAndRecord(ctx, spec, out, in, func(callerRep, calleeRep LegReport) reports.Result {
+		if calleeRep.Err != nil && callerRep.Err != nil {
+			return Combine(spec.ID, callerRep, nil)
+		}
+		return Combine(spec.ID, callerRep, &calleeRep)
+	})
+}
+
+// holdAndRecord holds a call whose legs are up (or failed) for its hold
+// time with its actions, closes both legs and returns its record, built
+// by combine from the two legs' reports.
+func holdAndRecord(ctx context.Context, spec CallSpec, out, in *Leg, combine func(caller, callee LegReport) reports.Result) reports.Result {
 	dropped := false
 	var actions []reports.Action
 	if out.Err() == nil && in.Err() == nil {
@@ -57,13 +69,7 @@ func PlaceCall(ctx context.Context, caller, callee *Endpoint, spec CallSpec) rep
 	}
 	_ = out.Close()
 	_ = in.Close()
-	callerRep, calleeRep := out.Report(), in.Report()
-	var res reports.Result
-	if calleeRep.Err != nil && callerRep.Err != nil {
-		res = Combine(spec.ID, callerRep, nil)
-	} else {
-		res = Combine(spec.ID, callerRep, &calleeRep)
-	}
+	res := combine(out.Report(), in.Report())
 	if dropped && res.Outcome == reports.OutcomeOK {
 		res.Outcome, res.Cause = reports.OutcomeFailed, reports.CauseDropped
 		res.Error = "the call ended before its hold time: the far side hung up"

@@ -34,31 +34,14 @@ func PlaceDirectCall(ctx context.Context, caller, callee *Endpoint, spec CallSpe
 		wg.Go(func() { in.startMedia(setupCtx, in.codecOf()) })
 		wg.Wait()
 	}
-	dropped := false
-	var actions []reports.Action
-	if out.Err() == nil && in.Err() == nil {
-		if spec.OnMedia != nil {
-			spec.OnMedia(out, in)
+	return holdAndRecord(ctx, spec, out, in, func(callerRep, calleeRep LegReport) reports.Result {
+		res := Combine(spec.ID, callerRep, &calleeRep)
+		res.ICE.Relay = res.ICE.Relay || calleeRep.Media.ICE.Relay
+		if res.ICE.RelayProtocol == "" {
+			res.ICE.RelayProtocol = calleeRep.Media.ICE.RelayProtocol
 		}
-		dropped, actions = hold(ctx, spec, out, in)
-	}
-	_ = out.Close()
-	_ = in.Close()
-	callerRep, calleeRep := out.Report(), in.Report()
-	res := Combine(spec.ID, callerRep, &calleeRep)
-	res.ICE.Relay = res.ICE.Relay || calleeRep.Media.ICE.Relay
-	if res.ICE.RelayProtocol == "" {
-		res.ICE.RelayProtocol = calleeRep.Media.ICE.RelayProtocol
-	}
-	if dropped && res.Outcome == reports.OutcomeOK {
-		res.Outcome, res.Cause = reports.OutcomeFailed, reports.CauseDropped
-		res.Error = "the call ended before its hold time: a side closed"
-	}
-	res = WithActions(res, actions)
-	if ctx.Err() != nil && res.Outcome != reports.OutcomeOK && res.Cause != reports.CauseMedia {
-		res.Cause = reports.CauseCanceled
-	}
-	return res
+		return res
+	})
 }
 
 // negotiateDirect runs offer and answer between the two legs; a failure

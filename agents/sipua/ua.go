@@ -86,8 +86,14 @@ func New(ctx context.Context, cfg Config) (*UA, error) {
 		contact.Host = u.viaHost
 		contact.UriParams = sip.NewParams()
 		contact.UriParams.Add("transport", "ws")
-	case TransportTCP, TransportTLS:
-		tp, err := dialStream(ctx, cfg)
+	case TransportTCP, TransportTLS, TransportUDP:
+		var tp transport
+		var err error
+		if cfg.Transport == TransportUDP {
+			tp, err = bindUDP(ctx, cfg)
+		} else {
+			tp, err = dialStream(ctx, cfg)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -97,23 +103,14 @@ func New(ctx context.Context, cfg Config) (*UA, error) {
 			tp.close()
 			return nil, fmt.Errorf("sipua: %s local address %s: %w", cfg.Transport, tp.localAddr(), err)
 		}
+		// The contact is where this socket is: requests toward it come back
+		// on it (on the connection itself for tcp and tls).
 		u.viaHost, u.viaPort = la.Addr().String(), int(la.Port())
 		contact.Host, contact.Port = u.viaHost, u.viaPort
-		contact.UriParams = sip.NewParams()
-		contact.UriParams.Add("transport", cfg.Transport)
-	case TransportUDP:
-		tp, err := bindUDP(ctx, cfg)
-		if err != nil {
-			return nil, err
+		if cfg.Transport != TransportUDP {
+			contact.UriParams = sip.NewParams()
+			contact.UriParams.Add("transport", cfg.Transport)
 		}
-		u.tp = tp
-		la, err := addrPort(tp.localAddr())
-		if err != nil {
-			tp.close()
-			return nil, fmt.Errorf("sipua: udp local address %s: %w", tp.localAddr(), err)
-		}
-		u.viaHost, u.viaPort = la.Addr().String(), int(la.Port())
-		contact.Host, contact.Port = u.viaHost, u.viaPort
 	}
 	u.contact = &sip.ContactHeader{Address: contact}
 	go u.readLoop()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -88,16 +87,9 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return invalidf("target %q names addresses outside loopback and does not say authorized: true; attacks run only against deployments you are allowed to attack", target.Name)
 	}
 
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("gauntlet-out", time.Now().Format("20060102-150405"))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return withCode(exitInvalid, err, "")
-	}
-	jsonl, err := reports.CreateJSONL(filepath.Join(dir, reports.ResultsFile))
+	dir, jsonl, err := openOutput(f.out)
 	if err != nil {
-		return withCode(exitInvalid, err, "")
+		return err
 	}
 	meta := reports.HostMeta(reports.RunMeta{Scenario: "attacks", Target: target.Name, Version: gauntletVersion(), MOSModel: mosModel()})
 	sum := reports.NewSummarizer(meta)

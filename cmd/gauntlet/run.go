@@ -71,16 +71,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return withCode(exitInvalid, err, "the target file has no users or transport for a population of the scenario")
 	}
 
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("gauntlet-out", time.Now().Format("20060102-150405"))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return withCode(exitInvalid, err, "")
-	}
-	jsonl, err := reports.CreateJSONL(filepath.Join(dir, reports.ResultsFile))
+	dir, jsonl, err := openOutput(f.out)
 	if err != nil {
-		return withCode(exitInvalid, err, "")
+		return err
 	}
 	meta := reports.HostMeta(reports.RunMeta{
 		Scenario: s.Name, Seed: seed, Target: target.Name, Version: gauntletVersion(), MOSModel: mosModel(),
@@ -178,4 +171,20 @@ func mosModel() string {
 	return fmt.Sprintf("simplified E-model (G.107 defaults, Cole-Rosenbluth delay, G.113 codec constants): "+
 		"PCMU/PCMA Ie %.1f Bpl %.1f; Opus wideband form Ie %.1f Bpl %.1f base %.0f scale %.2f",
 		t["pcmu"].Ie, t["pcmu"].Bpl, t["opus"].Ie, t["opus"].Bpl, t["opus"].Base, t["opus"].Scale)
+}
+
+// openOutput makes the output directory (default
+// ./gauntlet-out/<timestamp>) and opens results.jsonl in it.
+func openOutput(dir string) (string, *reports.JSONLWriter, error) {
+	if dir == "" {
+		dir = filepath.Join("gauntlet-out", time.Now().Format("20060102-150405"))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, withCode(exitInvalid, err, "")
+	}
+	jsonl, err := reports.CreateJSONL(filepath.Join(dir, reports.ResultsFile))
+	if err != nil {
+		return "", nil, withCode(exitInvalid, err, "")
+	}
+	return dir, jsonl, nil
 }
