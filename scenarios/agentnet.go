@@ -56,7 +56,11 @@ func (r *runner) netOptions(p Population, i int, a userAddrs) ([]socket.Option, 
 		if err != nil {
 			return nil, err
 		}
-		im, err := impair.New(impair.Config{In: in, Out: out, Seed: r.userSeed(p.Name, i), Match: impair.IsMedia, Origin: r.origin, Logger: r.log})
+		match := impair.IsMedia
+		if p.Rooms() {
+			match = relayedMedia
+		}
+		im, err := impair.New(impair.Config{In: in, Out: out, Seed: r.userSeed(p.Name, i), Match: match, Origin: r.origin, Logger: r.log})
 		if err != nil {
 			return nil, err
 		}

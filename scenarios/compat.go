@@ -1,10 +1,15 @@
 package scenarios
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gauntlet-rtc/gauntlet/agents/nat"
+)
 
 // Check tells whether a scenario can run against this target: every
-// population has a users entry and the SIP transport its kind needs, and
-// no two populations would log in as the same users. Both must be valid
+// population has a users entry and the SIP transport its kind needs (a
+// rooms population: the target's rooms service), and no two populations
+// would log in as the same users. Both must be valid
 // already. Errors point at the scenario or the target file, whichever has
 // to change, and come back together as *Errors.
 func (t *Target) Check(s *Scenario) error {
@@ -23,6 +28,10 @@ func (t *Target) Check(s *Scenario) error {
 	var uses []taken
 	for i, p := range s.Populations {
 		path := indexPath("populations", i)
+		if p.Rooms() {
+			t.checkRooms(sl, path, p, tfile)
+			continue // no SIP: no sip.ws, no users; TURN credentials come from the rooms service
+		}
 		if p.ICEPolicy == ICEPolicyRelay && t.TURN == nil {
 			sl.add(joinPath(path, "ice_policy"), ErrConflict, "relay-only agents need TURN servers, and target %s has no turn section", tfile)
 		}
@@ -85,4 +94,15 @@ func orEmpty(src *source) *source {
 		return &source{}
 	}
 	return src
+}
+
+// checkRooms tells whether rooms population p can reach the target's
+// rooms service.
+func (t *Target) checkRooms(sl *errorList, path string, p Population, tfile string) {
+	if t.Rooms == nil {
+		sl.add(joinPath(path, "signaling"), ErrConflict, "room participants need a rooms service, and target %s has no rooms section (rooms: {url: ...})", tfile)
+	}
+	if p.NAT == nat.TCPOnePort {
+		sl.add(joinPath(path, "nat"), ErrConflict, "behind a tcp-one-port firewall only the TURN TLS port is open: the rooms service cannot be reached; use udp-blocked")
+	}
 }

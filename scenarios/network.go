@@ -23,6 +23,11 @@ const (
 	// ICE finds between them, directly or through the target's TURN
 	// relays. Only between webrtc populations, which then do not register.
 	SignalingDirect = "direct"
+	// SignalingRooms: the agents are participants of browser-to-browser
+	// rooms on the target's rooms service (docs/rooms.md), relayed through
+	// the TURN relay it hands out credentials for. Only webrtc
+	// populations, in flows with a room_size; they do not register.
+	SignalingRooms = "rooms"
 )
 
 // ICE transport policies (RFC 8829 iceTransportPolicy).
@@ -207,20 +212,22 @@ func (v validator) populationNet(path string, p Population) {
 	if p.ICEPolicy != "" && p.ICEPolicy != ICEPolicyAll && p.ICEPolicy != ICEPolicyRelay {
 		v.l.add(joinPath(path, "ice_policy"), ErrUnknownName, "unknown ICE policy %q; known: %q, %q", p.ICEPolicy, ICEPolicyAll, ICEPolicyRelay)
 	}
-	if p.Signaling != "" && p.Signaling != SignalingSIP && p.Signaling != SignalingDirect {
-		v.l.add(joinPath(path, "signaling"), ErrUnknownName, "unknown signaling %q; known: %q, %q", p.Signaling, SignalingSIP, SignalingDirect)
+	if p.Signaling != "" && p.Signaling != SignalingSIP && p.Signaling != SignalingDirect && p.Signaling != SignalingRooms {
+		v.l.add(joinPath(path, "signaling"), ErrUnknownName, "unknown signaling %q%s; known: %q, %q, %q", p.Signaling, didYouMean(p.Signaling, []string{SignalingSIP, SignalingDirect, SignalingRooms}), SignalingSIP, SignalingDirect, SignalingRooms)
 	}
 	if p.Kind == KindSIP {
 		switch {
 		case p.ICEPolicy != "":
 			webrtcOnly("ice_policy")
-		case p.Signaling == SignalingDirect:
+		case p.Signaling == SignalingDirect || p.Signaling == SignalingRooms:
 			webrtcOnly("signaling")
 		case p.NAT != "" && p.NAT != nat.Open:
 			v.l.add(joinPath(path, "nat"), ErrUnsupported, "sip populations (desk phones, trunks) have no ICE to get through a NAT; leave nat out")
 		}
 	}
-	if p.ICEPolicy == ICEPolicyRelay && p.NoTURN {
+	if p.Kind == KindWebRTC && p.Rooms() {
+		v.roomsPopulation(path, p)
+	} else if p.ICEPolicy == ICEPolicyRelay && p.NoTURN {
 		v.l.add(joinPath(path, "turn"), ErrConflict, "ice_policy relay needs the target's TURN servers; turn: false takes them away")
 	}
 	if p.Network != nil {

@@ -52,7 +52,7 @@ var fields = map[string][]string{
 	"population":   {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup", "ice_policy", "nat", "turn", "signaling", "network"},
 	"network":      append([]string{"direction", "schedule"}, netProfileFields...),
 	"network_step": append([]string{"at", "for"}, netProfileFields...),
-	"flow":         {"name", "from", "to", "weight", "hold", "hangup", "actions"},
+	"flow":         {"name", "from", "to", "weight", "hold", "hangup", "actions", "room_size"},
 	"action":       {"at", "do", "for", "digits", "by"},
 	"hold":         {"min", "max"},
 	"load":         {"calls", "concurrency", "rate", "duration", "stages", "max_duration"},
@@ -179,6 +179,9 @@ func (d *decoder) flow(n *yaml.Node, path string, fl *Flow) {
 	}
 	if v, ok := f["actions"]; ok {
 		fl.Actions = d.actions(v.val, joinPath(path, "actions"))
+	}
+	if v, ok := f["room_size"]; ok {
+		fl.RoomSize = d.smallInt(v.val, joinPath(path, "room_size"))
 	}
 }
 

@@ -154,6 +154,22 @@ func TestBadScenarios(t *testing.T) {
 			`13:9: flows[0].actions[1].digits: want 1 to 32 of 0-9 * # A-D, got ""`,
 		}, ErrRange},
 		{"direct-to-sip", []string{`7:33: flows[0].to: a direct (signaling: direct) population calls only direct ones`}, ErrConflict},
+		{"room-size-range", []string{`10:5: flows[0].room_size: must be 2..8 (every pair of participants has its own leg), got 12`}, ErrRange},
+		{"room-size-zero", []string{`6:53: flows[0].room_size: must be 2..8 (every pair of participants has its own leg), got 0`}, ErrRange},
+		{"room-size-on-sip", []string{`10:5: flows[0].room_size: rooms are joined by a rooms population (signaling: rooms); "browsers" has signaling sip`}, ErrConflict},
+		{"rooms-in-call-flow", []string{
+			`7:38: flows[0].to: population "peers" joins rooms (signaling: rooms): nobody calls it`,
+			`8:24: flows[1].from: population "peers" joins rooms (signaling: rooms): its flows place rooms, so give room_size (2..8) and to: "peers"`,
+		}, ErrConflict},
+		{"room-two-populations", []string{`7:32: flows[0].to: a room's participants all come from one population: to must be "peers", as from`}, ErrConflict},
+		{"room-too-few-users", []string{`6:53: flows[0].room_size: a room of 3 needs 3 users of its own (each on its own address); "peers" has 2`}, ErrConflict},
+		{"rooms-on-sip-kind", []string{`4:41: populations[0].signaling: only webrtc populations use ICE; this one is sip (plain RTP)`}, ErrConflict},
+		{"room-misfits", []string{
+			`8:5: populations[0].turn: room participants get TURN credentials from the rooms service`,
+			`9:5: populations[0].dtls_setup: room participants offer a=setup:actpass; leave dtls_setup out`,
+			`16:5: flows[0].actions: mid-call actions use SIP re-INVITEs; room participants have no SIP`,
+		}, ErrConflict},
+		{"unknown-signaling", []string{`4:43: populations[0].signaling: unknown signaling "room" (did you mean "rooms"?); known: "sip", "direct", "rooms"`}, ErrUnknownName},
 		{"multiple", []string{
 			`6:5: populations[0].count: must be >= 1, got 0`,
 			`7:20: populations[0].codecs[1]: unknown codec "speex"`,

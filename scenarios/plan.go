@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -15,20 +16,34 @@ type Endpoint struct {
 
 func (e Endpoint) String() string { return fmt.Sprintf("%s[%d]", e.Population, e.Index) }
 
-// PlannedCall is one call of a plan: who calls whom, in which flow, and
-// how long the call is held once connected.
+// PlannedCall is one unit of a plan, a call or a room: who calls whom
+// (or who meets in the room), in which flow, and how long the call (or
+// room) is held once connected.
 type PlannedCall struct {
 	Seq     int    // 0-based position in the plan
-	ID      string // "call-000001" (1-based; wider past 999999)
+	ID      string // "call-000001", or "room-000001" for a room (1-based; wider past 999999)
 	Flow    string
-	Caller  Endpoint
-	Callee  Endpoint
+	Caller  Endpoint // a room's creator
+	Callee  Endpoint // a room's second participant
 	Hold    time.Duration
 	Hangup  Hangup
 	Actions []FlowAction
+	// Participants are a room's, in the order they join (the first
+	// creates it); nil for a call.
+	Participants []Endpoint
 }
 
+// IsRoom reports whether the unit is a room.
+func (c PlannedCall) IsRoom() bool { return len(c.Participants) > 0 }
+
 func (c PlannedCall) String() string {
+	if c.IsRoom() {
+		names := make([]string, len(c.Participants))
+		for i, e := range c.Participants {
+			names[i] = e.String()
+		}
+		return fmt.Sprintf("%s %s room of %d: %s hold=%s hangup=%s", c.ID, c.Flow, len(names), strings.Join(names, " + "), c.Hold, c.Hangup)
+	}
 	return fmt.Sprintf("%s %s %s -> %s hold=%s hangup=%s", c.ID, c.Flow, c.Caller, c.Callee, c.Hold, c.Hangup)
 }
 
@@ -51,6 +66,8 @@ const seedStream = 0x6761756e746c6574
 //     with itself. Keeping a user in one call at a time is the runner's job.
 //   - Hold times are drawn uniformly in [Min, Max] in steps of 1ms, one
 //     draw per call from a PCG generator seeded with seed.
+//   - A room flow's unit takes its room_size users of the population in
+//     turn from the same cursor, so a room never holds a user twice.
 //
 // Plan does not validate: flows with a weight below 1 or naming a missing
 // population are left out, and a scenario with none left plans nothing.
@@ -89,7 +106,8 @@ func NewPlanner(s *Scenario, seed int64) *Planner {
 	for _, f := range s.Flows {
 		from, okFrom := s.Population(f.From)
 		to, okTo := s.Population(f.To)
-		if f.Weight < 1 || !okFrom || !okTo || from.Count < 1 || to.Count < 1 {
+		if f.Weight < 1 || !okFrom || !okTo || from.Count < 1 || to.Count < 1 ||
+			f.RoomSize != 0 && (f.RoomSize < MinRoomSize || f.RoomSize > from.Count) {
 			continue
 		}
 		p.flows = append(p.flows, &flowState{flow: f, from: from, to: to})
@@ -119,6 +137,9 @@ func (p *Planner) Next() PlannedCall {
 		}
 	}
 	pick.current -= p.total
+	if n := pick.flow.RoomSize; n > 0 {
+		return p.nextRoom(pick, n)
+	}
 	caller := p.next(pick.from)
 	callee := p.next(pick.to)
 	if callee == caller {
@@ -133,6 +154,26 @@ func (p *Planner) Next() PlannedCall {
 		Hold:    drawHold(pick.flow.Hold, p.rng.Uint64()),
 		Hangup:  pick.flow.Hangup,
 		Actions: pick.flow.Actions,
+	}
+	p.n++
+	return c
+}
+
+// nextRoom plans a room of n users of the flow's population.
+func (p *Planner) nextRoom(fs *flowState, n int) PlannedCall {
+	parts := make([]Endpoint, n)
+	for i := range parts {
+		parts[i] = p.next(fs.from)
+	}
+	c := PlannedCall{
+		Seq:          p.n,
+		ID:           fmt.Sprintf("room-%06d", p.n+1),
+		Flow:         fs.flow.Name,
+		Caller:       parts[0],
+		Callee:       parts[1],
+		Hold:         drawHold(fs.flow.Hold, p.rng.Uint64()),
+		Hangup:       fs.flow.Hangup,
+		Participants: parts,
 	}
 	p.n++
 	return c

@@ -27,7 +27,8 @@ const startParallel = 32
 // a time.
 type user struct {
 	ep    *endpoint.Endpoint // nil when it could not connect or register
-	err   error              // why ep is nil
+	net   *socket.Net        // a room participant's socket layer (rooms populations; no ep)
+	err   error              // why ep (or net) is nil
 	lease chan struct{}
 }
 
@@ -47,8 +48,10 @@ type populations struct {
 	byName map[string][]*user
 }
 
-// startPopulations connects and registers every virtual user. It fails
-// with ErrUnreachable only when no user at all reached the target.
+// startPopulations connects and registers every virtual user (and gives
+// room participants their socket layers). It fails with ErrUnreachable
+// only when no user at all reached the target, the rooms service
+// included.
 func (r *runner) startPopulations(ctx context.Context) (*populations, error) {
 	s, t := r.cfg.Scenario, r.cfg.Target
 	guard, err := t.Guard(ctx)
@@ -69,6 +72,10 @@ func (r *runner) startPopulations(ctx context.Context) (*populations, error) {
 			if err != nil {
 				return pops, err
 			}
+			if p.Rooms() {
+				u.net, u.err = r.roomUser(p, i, addrs, guard)
+				continue
+			}
 			g.Go(func() error {
 				u.ep, u.err = r.startUser(ctx, p, i, addrs, guard)
 				return nil
@@ -76,7 +83,14 @@ func (r *runner) startPopulations(ctx context.Context) (*populations, error) {
 		}
 	}
 	_ = g.Wait()
-	return pops, pops.reachable(ctx, s.Populations)
+	roomsUp, err := r.probeRooms(ctx, pops)
+	if err != nil && !pops.anyEndpoint() {
+		return pops, err
+	}
+	if err := pops.reachable(ctx, s.Populations); err != nil && !roomsUp {
+		return pops, err
+	}
+	return pops, nil
 }
 
 // reachable reports ErrUnreachable when no user came up and some user

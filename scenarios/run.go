@@ -36,20 +36,34 @@ type RunConfig struct {
 	Logger        *slog.Logger
 }
 
-// Progress is the live state of a run.
+// Progress is the live state of a run. Planned, Started, Active,
+// Completed, Failed, Connected, Relayed and the MOS count the plan's
+// units, calls and rooms alike: a room is failed when one of its
+// participants failed, connected (relayed) when every participant's ICE
+// connected (through a relay), and its MOS is its participants' lowest.
 type Progress struct {
+	// Unit names what the counts below count: "calls", "rooms" or "calls
+	// and rooms", as the scenario's flows place them.
+	Unit       string
 	Elapsed    time.Duration
 	Planned    int
 	Started    int
 	Active     int
-	Completed  int // calls ended, connected or not
+	Completed  int // calls (and rooms) ended, connected or not
 	Failed     int
 	Connected  int // calls whose ICE (or plain RTP) came up
 	Relayed    int
 	MOSSum     float64 // over calls with a MOS; MOSCount of them
 	MOSCount   int
 	Registered int
-	Final      bool
+	// Rooms counts the rooms among Completed; Participants and
+	// ParticipantsFailed their participant records, Leaks the addresses
+	// those records say reached a participant.
+	Rooms              int
+	Participants       int
+	ParticipantsFailed int
+	Leaks              int
+	Final              bool
 }
 
 // RunInfo is what a run says about itself beyond its records.
@@ -89,7 +103,7 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 		return info, err
 	}
 	r := &runner{cfg: cfg, log: cfg.Logger, clock: clock, origin: info.Start}
-	r.progress.Planned = s.Load.Calls
+	r.progress.Planned, r.progress.Unit = s.Load.Calls, s.units()
 
 	// The clock and the progress reporter outlive the calls; they stop when
 	// bg is cancelled, after everything else has finished.
@@ -121,8 +135,8 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 	info.LimitHit = !info.Interrupted && errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	if info.LimitHit {
 		info.Warnings = append(info.Warnings, fmt.Sprintf(
-			"the run's time limit (%s) passed before the plan was done: %d calls started",
-			limit, r.started.Load()))
+			"the run's time limit (%s) passed before the plan was done: %d %s started",
+			limit, r.started.Load(), s.units()))
 	}
 	info.PacingLag = clock.Lag()
 	info.CPU = cpuShare(processCPU()-cpu0, info.End.Sub(info.Start))
@@ -197,9 +211,17 @@ func (r *runner) runPlan(ctx context.Context) {
 		calls.Add(1)
 		go func() {
 			defer calls.Done()
-			res := r.call(ctx, pc)
-			r.cfg.Reporter.Add(res)
-			r.count(res)
+			if pc.IsRoom() {
+				results := r.room(ctx, pc)
+				for _, res := range results {
+					r.cfg.Reporter.Add(res)
+				}
+				r.countRoom(results)
+			} else {
+				res := r.call(ctx, pc)
+				r.cfg.Reporter.Add(res)
+				r.count(res)
+			}
 			active.Add(-1)
 			select {
 			case ended <- struct{}{}:

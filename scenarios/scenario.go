@@ -134,7 +134,8 @@ type Population struct {
 	// NoTURN takes the target's TURN servers away from the agents
 	// (turn: false in the file).
 	NoTURN bool
-	// Signaling is SignalingSIP ("" too) or SignalingDirect.
+	// Signaling is SignalingSIP ("" too), SignalingDirect or
+	// SignalingRooms.
 	Signaling string
 	// Network impairs the agents' media, nil for none.
 	Network *Network
@@ -142,6 +143,10 @@ type Population struct {
 
 // Direct reports whether the population's calls skip SIP.
 func (p Population) Direct() bool { return p.Signaling == SignalingDirect }
+
+// Rooms reports whether the population's agents are room participants
+// (signaling: rooms) rather than SIP endpoints.
+func (p Population) Rooms() bool { return p.Signaling == SignalingRooms }
 
 // NewPopulation returns a population of count users of kind k with that
 // kind's defaults (codecs, SRTP profiles, DTLS setup).
@@ -164,16 +169,24 @@ const (
 )
 
 // Flow is one kind of call: from a caller population to a callee
-// population, with a share of the calls and a hold time.
+// population, with a share of the calls and a hold time. A flow with a
+// RoomSize places rooms instead: each unit of the plan is a room of that
+// many participants of one rooms population (From == To).
 type Flow struct {
 	Name   string
 	From   string // caller population name; must be a webrtc population (for now)
 	To     string // callee population name
 	Weight int    // share of calls among flows, >= 1
 	Hold   Hold
+	// Hangup is who ends a call; in a room, caller: the creator leaves
+	// first, then the others in the order they joined; callee: the others
+	// leave first, in the order they joined, and the creator last.
 	Hangup Hangup
 	// Actions run during each call of the flow (hold, ICE restart, DTMF).
 	Actions []FlowAction
+	// RoomSize, when not 0, makes the flow's units rooms of that many
+	// participants (MinRoomSize..MaxRoomSize).
+	RoomSize int
 }
 
 // Hold is how long a call stays up once connected: uniform in [Min, Max]

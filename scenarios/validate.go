@@ -220,14 +220,16 @@ func (v validator) flow(path string, f Flow, s *Scenario) {
 	fromPath, toPath := joinPath(path, "from"), joinPath(path, "to")
 	from, fromOK := v.ref(fromPath, f.From, s)
 	to, toOK := v.ref(toPath, f.To, s)
-	if fromOK && from.Kind != KindWebRTC && slices.Contains(Kinds(), from.Kind) {
-		v.l.add(fromPath, ErrUnsupported, "calls must start from a webrtc population for now (webrtc agents place the calls; sip-to-sip flows test no WebRTC edge and come later); %q is %s", from.Name, from.Kind)
-	}
-	if fromOK && toOK && from.Direct() != to.Direct() {
-		v.l.add(toPath, ErrConflict, "a direct (signaling: direct) population calls only direct ones: %q is %s, %q is %s", from.Name, orSIP(from.Signaling), to.Name, orSIP(to.Signaling))
-	}
-	if fromOK && toOK && from.Name == to.Name && from.Count == 1 {
-		v.l.add(toPath, ErrConflict, "a flow within one population needs count >= 2 (a user cannot call itself); %q has %d", from.Name, from.Count)
+	isRoom := f.RoomSize != 0 || v.given(joinPath(path, "room_size"))
+	switch {
+	case isRoom:
+		v.roomFlow(path, f, from, to, fromOK, toOK)
+	case fromOK && from.Rooms() && from.Kind == KindWebRTC:
+		v.l.add(fromPath, ErrConflict, "population %q joins rooms (signaling: rooms): its flows place rooms, so give room_size (%d..%d) and to: %q", from.Name, MinRoomSize, MaxRoomSize, from.Name)
+	case toOK && to.Rooms() && to.Kind == KindWebRTC:
+		v.l.add(toPath, ErrConflict, "population %q joins rooms (signaling: rooms): nobody calls it; its own flows place rooms (from and to %q, with room_size)", to.Name, to.Name)
+	default:
+		v.callFlow(path, from, to, fromOK, toOK)
 	}
 	wPath := joinPath(path, "weight")
 	if f.Weight < 1 {
@@ -240,7 +242,23 @@ func (v validator) flow(path string, f Flow, s *Scenario) {
 	if v.required(hPath, string(f.Hangup)) && f.Hangup != HangupCaller && f.Hangup != HangupCallee {
 		v.l.add(hPath, ErrUnknownName, "unknown hangup %q; known: %q, %q", f.Hangup, HangupCaller, HangupCallee)
 	}
-	v.actions(path, f, from, to, fromOK && toOK)
+	if !isRoom {
+		v.actions(path, f, from, to, fromOK && toOK)
+	}
+}
+
+// callFlow checks who may call whom.
+func (v validator) callFlow(path string, from, to Population, fromOK, toOK bool) {
+	fromPath, toPath := joinPath(path, "from"), joinPath(path, "to")
+	if fromOK && from.Kind != KindWebRTC && slices.Contains(Kinds(), from.Kind) {
+		v.l.add(fromPath, ErrUnsupported, "calls must start from a webrtc population for now (webrtc agents place the calls; sip-to-sip flows test no WebRTC edge and come later); %q is %s", from.Name, from.Kind)
+	}
+	if fromOK && toOK && from.Direct() != to.Direct() {
+		v.l.add(toPath, ErrConflict, "a direct (signaling: direct) population calls only direct ones: %q is %s, %q is %s", from.Name, orSIP(from.Signaling), to.Name, orSIP(to.Signaling))
+	}
+	if fromOK && toOK && from.Name == to.Name && from.Count == 1 {
+		v.l.add(toPath, ErrConflict, "a flow within one population needs count >= 2 (a user cannot call itself); %q has %d", from.Name, from.Count)
+	}
 }
 
 // namesFailed reports whether some population name failed to decode, in

@@ -6,15 +6,24 @@ package scenarios
 //
 // Today: a concurrency the populations cannot reach. Every call needs its
 // own caller and callee (a user is in one call at a time), so at most
-// min(callers, callees, users/2) calls can be up at once; asking for more
-// runs at that limit, which is a clamp the user should hear about.
+// min(callers, callees, users/2) calls can be up at once; a room of N
+// needs N users of its population, so at most count/N of its rooms.
+// Asking for more runs at that limit, which is a clamp the user should
+// hear about.
 func (s *Scenario) Warnings() []string {
 	var out []string
 	callers, callees, all := map[string]int{}, map[string]int{}, map[string]int{}
+	roomSize := map[string]int{} // smallest room of each rooms population
 	for _, f := range s.Flows {
 		from, okFrom := s.Population(f.From)
 		to, okTo := s.Population(f.To)
-		if !okFrom || !okTo {
+		switch {
+		case !okFrom || !okTo:
+			continue
+		case f.IsRoom():
+			if n, ok := roomSize[from.Name]; !ok || f.RoomSize < n {
+				roomSize[from.Name] = f.RoomSize
+			}
 			continue
 		}
 		callers[from.Name], callees[to.Name] = from.Count, to.Count
@@ -27,10 +36,17 @@ func (s *Scenario) Warnings() []string {
 		}
 		return n
 	}
-	limit := min(sum(callers), sum(callees), sum(all)/2)
+	limit := 0
+	if len(all) > 0 {
+		limit = min(sum(callers), sum(callees), sum(all)/2)
+	}
+	for name, size := range roomSize {
+		p, _ := s.Population(name)
+		limit += p.Count / size
+	}
 	if want := min(s.Load.Concurrency, s.Load.Calls); limit > 0 && want > limit {
 		l := &errorList{src: orEmpty(s.src)}
-		l.add("load.concurrency", nil, "%d calls at once need more users than the populations have: they allow at most %d at once, so the run will hold %d", s.Load.Concurrency, limit, limit)
+		l.add("load.concurrency", nil, "%d %s at once need more users than the populations have: they allow at most %d at once, so the run will hold %d", s.Load.Concurrency, s.units(), limit, limit)
 		out = append(out, l.list[0].Error())
 	}
 	return out
