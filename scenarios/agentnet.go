@@ -56,11 +56,9 @@ func (r *runner) netOptions(p Population, i int, a userAddrs) ([]socket.Option, 
 		if err != nil {
 			return nil, err
 		}
-		match := impair.IsMedia
-		if p.Rooms() {
-			match = relayedMedia
-		}
-		im, err := impair.New(impair.Config{In: in, Out: out, Seed: r.userSeed(p.Name, i), Match: match, Origin: r.origin, Logger: r.log})
+		// Media as such, or relayed in TURN's framing: a relayed agent's
+		// media crosses its access link only inside it.
+		im, err := impair.New(impair.Config{In: in, Out: out, Seed: r.userSeed(p.Name, i), Match: relayedMedia, Origin: r.origin, Logger: r.log})
 		if err != nil {
 			return nil, err
 		}

@@ -115,8 +115,8 @@ func (s *Scenario) roomFlows() (rooms, calls bool) {
 	return rooms, calls
 }
 
-// units names what the scenario's plan places: calls, rooms, or both.
-func (s *Scenario) units() string {
+// Units names what the scenario's plan places: calls, rooms, or both.
+func (s *Scenario) Units() string {
 	switch rooms, calls := s.roomFlows(); {
 	case rooms && calls:
 		return "calls and rooms"
@@ -126,8 +126,8 @@ func (s *Scenario) units() string {
 	return "calls"
 }
 
-// relayedMedia is the impairment's Match for rooms populations: RTP or
-// RTCP as such, or carried to and from the TURN relay (in a ChannelData
+// relayedMedia is the impairment's Match: RTP or RTCP as such, or
+// carried to and from the TURN relay (in a ChannelData
 // message, or the DATA of a Send or Data indication), since a relayed
 // participant's media reaches its access link only in TURN's framing.
 // Media over TURN on TCP is a stream the packet wrapper does not see.

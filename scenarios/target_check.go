@@ -35,8 +35,8 @@ func (t *Target) Validate() error {
 func (t *Target) validate(l *errorList) {
 	v := validator{l: l}
 	v.required("name", t.Name)
-	if t.SIP.WS == "" && t.SIP.UDP == "" {
-		l.add("sip", ErrRequired, "required: ws (for webrtc populations) and/or udp (for sip populations)")
+	if t.SIP.WS == "" && t.SIP.UDP == "" && t.SIP.TCP == "" && t.SIP.TLS == "" && t.TURN == nil && t.Rooms == nil {
+		l.add("sip", ErrRequired, "required: something to test: sip (ws for webrtc populations, udp/tcp/tls for sip ones), turn or rooms")
 	}
 	scheme := ""
 	if t.SIP.WS != "" {

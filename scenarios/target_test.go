@@ -144,7 +144,7 @@ func TestBadTargets(t *testing.T) {
 		{"insecure-ws", []string{`6:3: sip.insecure_tls: applies only to a wss:// URL`}, ErrConflict},
 		{"unknown-field", []string{`6:3: sip.udp_port: unknown field; known: domain, ws, udp, tcp, tls, insecure_tls`}, ErrUnknownField},
 		{"wrong-type", []string{`3:1: authorized: want true or false, got the string "yes"`}, ErrType},
-		{"no-sip", []string{`2:1: sip: required: ws (for webrtc populations) and/or udp (for sip populations)`}, ErrRequired},
+		{"no-sip", []string{`2:1: sip: required: something to test: sip (ws for webrtc populations, udp/tcp/tls for sip ones), turn or rooms`}, ErrRequired},
 		{"negative-start", []string{`10:5: users.sip.start: must be >= 0, got -1`}, ErrRange},
 		{"bad-domain", []string{`4:3: sip.domain: bad domain "sip:gauntlet.test"`}, ErrSyntax},
 		{"bad-key", []string{`7:3: users.web browsers: bad key "web browsers"`}, ErrSyntax},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/scenarios"
@@ -65,8 +66,21 @@ func formatProgress(s scenarios.Progress) string {
 	if s.Planned > 0 {
 		started += "/" + strconv.Itoa(s.Planned)
 	}
-	return fmt.Sprintf("[%6s] registered %d  calls %s started, %d active, %d done, %d failed  ice %s  relay %s  mos %s",
-		s.Elapsed.Round(time.Second), s.Registered, started, s.Active, s.Completed, s.Failed, ice, relay, mos)
+	unit := s.Unit
+	if unit == "" {
+		unit = "calls"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%6s] ", s.Elapsed.Round(time.Second))
+	if s.Registered > 0 || unit != "rooms" {
+		fmt.Fprintf(&b, "registered %d  ", s.Registered)
+	}
+	fmt.Fprintf(&b, "%s %s started, %d active, %d done, %d failed  ice %s  relay %s  mos %s",
+		unit, started, s.Active, s.Completed, s.Failed, ice, relay, mos)
+	if s.Participants > 0 {
+		fmt.Fprintf(&b, "  participants %d (%d failed)  leaks %d", s.Participants, s.ParticipantsFailed, s.Leaks)
+	}
+	return b.String()
 }
 
 func isTerminal(w io.Writer) bool {

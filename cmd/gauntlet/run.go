@@ -80,8 +80,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	})
 	sum := reports.NewSummarizer(meta, reports.WithThresholds(thresholds...))
 
-	fmt.Fprintf(stdout, "gauntlet %s: scenario %q, %d calls, seed %d, target %q, reports in %s\n",
-		gauntletVersion(), s.Name, s.Load.Calls, seed, target.Name, dir)
+	fmt.Fprintf(stdout, "gauntlet %s: scenario %q, %d %s, seed %d, target %q, reports in %s\n",
+		gauntletVersion(), s.Name, s.Load.Calls, s.Units(), seed, target.Name, dir)
 	info, runErr := scenarios.Run(ctx, scenarios.RunConfig{
 		Scenario: s, Target: target, Seed: seed,
 		Reporter: reports.Tee(jsonl, sum),
