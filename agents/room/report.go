@@ -104,6 +104,7 @@ func result(size int, r Report, all map[string]*Report) reports.Result {
 		res.ICE.Relay = res.ICE.Relay && ice.Relay
 		if i == 0 {
 			res.ICE.LocalCandidate, res.ICE.RemoteCandidate = ice.LocalCandidate, ice.RemoteCandidate
+			res.ICE.RelayProtocol = ice.RelayProtocol
 			res.Security = pr.Media.Security
 			if !pr.Codec.IsZero() {
 				res.Codec = pr.Codec.RTPMap()
