@@ -29,7 +29,7 @@ func turnAttackEnv(ctx context.Context, weaken ...string) *attack.Env {
 func turnAttackEnvWith(ctx context.Context, tc turn.Config) *attack.Env {
 	GinkgoHelper()
 	cfg := reference.DefaultConfig()
-	cfg.TURN = &tc
+	cfg.TURN, cfg.Rooms = &tc, nil // rooms would need the relay's REST secret, which this config may lack
 	fx, err := fixture.StartReference(ctx, cfg)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(fx.Close()).To(Succeed()) })
