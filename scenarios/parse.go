@@ -48,7 +48,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 // order messages list them. scenario.schema.json must say the same (a test
 // holds them together).
 var fields = map[string][]string{
-	"scenario":     {"name", "description", "seed", "users", "populations", "flows", "load", "timeouts", "thresholds"},
+	"scenario":     {"name", "description", "seed", "users", "populations", "flows", "load", "timeouts", "thresholds", "attacks"},
 	"population":   {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup", "ice_policy", "nat", "turn", "signaling", "network"},
 	"network":      append([]string{"direction", "schedule"}, netProfileFields...),
 	"network_step": append([]string{"at", "for"}, netProfileFields...),
@@ -104,6 +104,9 @@ func (d *decoder) scenario(root *yaml.Node, s *Scenario) {
 			d.errs.at(v.pos(), "thresholds", ErrRequired, "empty list; leave thresholds out to get the defaults (%s)", defaultThresholdExprs())
 		}
 		s.Thresholds = exprs
+	}
+	if v, ok := f["attacks"]; ok {
+		s.Attacks, _ = d.strs(v.val, "attacks")
 	}
 }
 

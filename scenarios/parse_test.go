@@ -147,6 +147,10 @@ func TestBadScenarios(t *testing.T) {
 		{"merge-key", []string{`5:5: populations[1]: YAML merge keys (<<) are not supported`}, ErrUnsupported},
 		{"two-docs", []string{`2:1: more than one YAML document`}, ErrSyntax},
 		{"not-a-mapping", []string{`1:1: want a mapping of fields at the top, got a list`}, ErrType},
+		{"unknown-attack", []string{
+			`9:11: attacks[0]: unknown attack "sip-floood" (did you mean "sip-flood"?)`,
+			`9:32: attacks[2]: attack "torture" listed twice`,
+		}, ErrUnknownName},
 		{"unknown-nat", []string{`4:46: populations[0].nat: unknown NAT type "symetric" (did you mean "symmetric"?)`}, ErrUnknownName},
 		{"bad-loss", []string{`8:7: populations[0].network.loss: must be 0% to 100%, got 120%`}, ErrRange},
 		{"late-action", []string{

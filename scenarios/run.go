@@ -34,6 +34,9 @@ type RunConfig struct {
 	Progress      func(Progress)
 	ProgressEvery time.Duration
 	Logger        *slog.Logger
+	// CaptureDir is where attacks write the pcaps of their own traffic
+	// ("" for none).
+	CaptureDir string
 }
 
 // Progress is the live state of a run. Planned, Started, Active,
@@ -103,7 +106,7 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 		return info, err
 	}
 	r := &runner{cfg: cfg, log: cfg.Logger, clock: clock, origin: info.Start}
-	r.progress.Planned, r.progress.Unit = s.Load.Calls, s.units()
+	r.progress.Planned, r.progress.Unit = s.Load.Calls, s.Units()
 
 	// The clock and the progress reporter outlive the calls; they stop when
 	// bg is cancelled, after everything else has finished.
@@ -128,7 +131,7 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 		return info, err
 	}
 	r.pops = pops
-	r.runPlan(runCtx)
+	r.alongside(runCtx)
 
 	info.End = time.Now()
 	info.Interrupted = ctx.Err() != nil
@@ -136,7 +139,7 @@ func Run(ctx context.Context, cfg RunConfig) (RunInfo, error) {
 	if info.LimitHit {
 		info.Warnings = append(info.Warnings, fmt.Sprintf(
 			"the run's time limit (%s) passed before the plan was done: %d %s started",
-			limit, r.started.Load(), s.units()))
+			limit, r.started.Load(), s.Units()))
 	}
 	info.PacingLag = clock.Lag()
 	info.CPU = cpuShare(processCPU()-cpu0, info.End.Sub(info.Start))

@@ -32,6 +32,9 @@ type Scenario struct {
 	// Thresholds are expressions over summary fields, as written
 	// ("ice.success_rate >= 0.99"). Nil means the defaults: see ParseThresholds.
 	Thresholds []string
+	// Attacks are run beside the load, one after another, from its start
+	// (names as gauntlet attack --list gives them).
+	Attacks []string
 
 	src *source
 }

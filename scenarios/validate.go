@@ -65,6 +65,7 @@ func (s *Scenario) validate(l *errorList) {
 		flowNames[f.Name] = i
 	}
 	v.load(s)
+	v.attacks(s.Attacks)
 	v.positive("timeouts.setup", s.Timeouts.Setup)
 	v.positive("timeouts.register", s.Timeouts.Register)
 	v.positive("timeouts.teardown", s.Timeouts.Teardown)

@@ -61,3 +61,20 @@ func TestAttackRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Attacks named in a scenario run beside its calls; their verdicts are in
+// the reports of the run, beside the calls' figures.
+func TestScenarioAttacksRunBesideTheLoad(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, testContext(t, time.Minute), "run", "testdata/quick-attack.yaml", "--out", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	s := readSummary(t, dir)
+	if s.Calls.Connected != s.Calls.Attempted || s.Calls.Attempted == 0 {
+		t.Errorf("calls %+v", s.Calls)
+	}
+	if len(s.Attacks) != 1 || s.Attacks[0].Name != "turn-abuse" || s.Attacks[0].Verdict != "resisted" {
+		t.Errorf("attacks %+v, want turn-abuse resisted", s.Attacks)
+	}
+}

@@ -84,9 +84,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		gauntletVersion(), s.Name, s.Load.Calls, s.Units(), seed, target.Name, dir)
 	info, runErr := scenarios.Run(ctx, scenarios.RunConfig{
 		Scenario: s, Target: target, Seed: seed,
-		Reporter: reports.Tee(jsonl, sum),
-		Progress: newProgressPrinter(stdout, f.progress).print,
-		Logger:   logger,
+		Reporter:   reports.Tee(jsonl, sum),
+		Progress:   newProgressPrinter(stdout, f.progress).print,
+		Logger:     logger,
+		CaptureDir: filepath.Join(dir, "captures"),
 	})
 	closeErr := jsonl.Close()
 
