@@ -44,7 +44,11 @@ func (t *Target) Check(s *Scenario) error {
 		switch {
 		case p.Kind == KindWebRTC && t.SIP.WS == "":
 			sl.add(joinPath(path, "kind"), ErrConflict, "webrtc populations need sip.ws, which target %s does not give", tfile)
-		case p.Kind == KindSIP && t.SIP.UDP == "":
+		case p.Kind == KindSIP && p.Transport == "tcp" && t.SIP.TCP == "":
+			sl.add(joinPath(path, "transport"), ErrConflict, "sip over tcp needs sip.tcp, which target %s does not give", tfile)
+		case p.Kind == KindSIP && p.Transport == "tls" && t.SIP.TLS == "":
+			sl.add(joinPath(path, "transport"), ErrConflict, "sip over tls needs sip.tls, which target %s does not give", tfile)
+		case p.Kind == KindSIP && (p.Transport == "" || p.Transport == "udp") && t.SIP.UDP == "":
 			sl.add(joinPath(path, "kind"), ErrConflict, "sip populations need sip.udp, which target %s does not give", tfile)
 		}
 		u, key, ok := t.userEntry(p.Name, p.Kind)

@@ -78,6 +78,9 @@ const (
 var netProfileFields = []string{"loss", "burst_loss", "burst_length", "delay", "jitter", "reorder", "reorder_gap", "duplicate", "rate_kbps"}
 
 func (d *decoder) populationNet(f map[string]field, path string, p *Population) {
+	if v, ok := f["transport"]; ok {
+		p.Transport, _ = d.str(v.val, joinPath(path, "transport"))
+	}
 	if v, ok := f["ice_policy"]; ok {
 		p.ICEPolicy, _ = d.str(v.val, joinPath(path, "ice_policy"))
 	}
@@ -197,6 +200,15 @@ func NATTypes() []nat.Type {
 }
 
 func (v validator) populationNet(path string, p Population) {
+	if p.Transport != "" {
+		tp := joinPath(path, "transport")
+		switch {
+		case p.Kind == KindWebRTC:
+			v.l.add(tp, ErrConflict, "webrtc populations speak SIP over the target's sip.ws (ws or wss); transport applies to sip populations")
+		case p.Transport != "udp" && p.Transport != "tcp" && p.Transport != "tls":
+			v.l.add(tp, ErrUnknownName, "unknown transport %q; known: \"udp\", \"tcp\", \"tls\"", p.Transport)
+		}
+	}
 	if p.NAT != "" {
 		if _, err := nat.ParseType(string(p.NAT)); err != nil {
 			names := make([]string, 0, 7)

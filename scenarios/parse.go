@@ -49,7 +49,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 // holds them together).
 var fields = map[string][]string{
 	"scenario":     {"name", "description", "seed", "users", "populations", "flows", "load", "timeouts", "thresholds", "attacks"},
-	"population":   {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup", "ice_policy", "nat", "turn", "signaling", "network"},
+	"population":   {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup", "ice_policy", "nat", "turn", "signaling", "network", "transport"},
 	"network":      append([]string{"direction", "schedule"}, netProfileFields...),
 	"network_step": append([]string{"at", "for"}, netProfileFields...),
 	"flow":         {"name", "from", "to", "weight", "hold", "hangup", "actions", "room_size"},

@@ -151,6 +151,10 @@ func TestBadScenarios(t *testing.T) {
 			`9:11: attacks[0]: unknown attack "sip-floood" (did you mean "sip-flood"?)`,
 			`9:32: attacks[2]: attack "torture" listed twice`,
 		}, ErrUnknownName},
+		{"bad-transport", []string{
+			`4:46: populations[0].transport: webrtc populations speak SIP over the target's sip.ws`,
+			`5:41: populations[1].transport: unknown transport "sctp"`,
+		}, ErrConflict},
 		{"unknown-nat", []string{`4:46: populations[0].nat: unknown NAT type "symetric" (did you mean "symmetric"?)`}, ErrUnknownName},
 		{"bad-loss", []string{`8:7: populations[0].network.loss: must be 0% to 100%, got 120%`}, ErrRange},
 		{"late-action", []string{

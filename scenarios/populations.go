@@ -237,7 +237,17 @@ func (t *Target) EndpointConfig(p Population, i int, n *socket.Net, clock *media
 			return endpoint.Config{}, err
 		}
 	default:
-		cfg.SIP.Transport, cfg.SIP.Server = sipua.TransportUDP, t.SIP.UDP
+		switch p.Transport {
+		case sipua.TransportTCP:
+			cfg.SIP.Transport, cfg.SIP.Server = sipua.TransportTCP, t.SIP.TCP
+		case sipua.TransportTLS:
+			cfg.SIP.Transport, cfg.SIP.Server = sipua.TransportTLS, t.SIP.TLS
+			host, _, _ := net.SplitHostPort(t.SIP.TLS)
+			// Insecure only when the target file says so.
+			cfg.SIP.TLSConfig = &tls.Config{ServerName: host, InsecureSkipVerify: t.SIP.InsecureTLS, MinVersion: tls.VersionTLS12}
+		default:
+			cfg.SIP.Transport, cfg.SIP.Server = sipua.TransportUDP, t.SIP.UDP
+		}
 	}
 	return cfg, nil
 }

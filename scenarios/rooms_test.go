@@ -38,7 +38,7 @@ func TestRoomsPopulation(t *testing.T) {
 	if f := s.Flows[0]; !f.IsRoom() || f.RoomSize != 2 || f.Hangup != HangupCaller {
 		t.Errorf("room flow %+v", f)
 	}
-	if u := s.units(); u != "rooms" {
+	if u := s.Units(); u != "rooms" {
 		t.Errorf("units = %q, want rooms", u)
 	}
 

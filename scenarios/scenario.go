@@ -142,6 +142,9 @@ type Population struct {
 	Signaling string
 	// Network impairs the agents' media, nil for none.
 	Network *Network
+	// Transport is how sip populations speak SIP: "udp" (default), "tcp"
+	// or "tls", to the target's sip.udp, sip.tcp or sip.tls.
+	Transport string
 }
 
 // Direct reports whether the population's calls skip SIP.

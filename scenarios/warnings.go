@@ -46,7 +46,7 @@ func (s *Scenario) Warnings() []string {
 	}
 	if want := min(s.Load.Concurrency, s.Load.Calls); limit > 0 && want > limit {
 		l := &errorList{src: orEmpty(s.src)}
-		l.add("load.concurrency", nil, "%d %s at once need more users than the populations have: they allow at most %d at once, so the run will hold %d", s.Load.Concurrency, s.units(), limit, limit)
+		l.add("load.concurrency", nil, "%d %s at once need more users than the populations have: they allow at most %d at once, so the run will hold %d", s.Load.Concurrency, s.Units(), limit, limit)
 		out = append(out, l.list[0].Error())
 	}
 	return out
