@@ -1,9 +1,10 @@
 package gateway
 
 import (
-	"container/list"
 	"sync"
 	"time"
+
+	"github.com/gauntlet-rtc/gauntlet/reference/internal/ratelimit"
 )
 
 // lockout keeps the digest failures of users and sources (LockoutConfig)
@@ -46,31 +47,28 @@ type failures struct {
 	limit    int
 	window   time.Duration
 	duration time.Duration
-	max      int
 
 	mu   sync.Mutex
-	keys map[string]*list.Element
-	lru  list.List // of *failRecord, most recent at the front
+	keys *ratelimit.Keys[*failRecord]
 }
 
 type failRecord struct {
-	key         string
 	times       []time.Time // failures within the window, oldest first
 	lockedUntil time.Time
 }
 
 func newFailures(limit int, window, duration time.Duration, maxKeys int) *failures {
-	return &failures{limit: limit, window: window, duration: duration, max: maxKeys, keys: map[string]*list.Element{}}
+	return &failures{limit: limit, window: window, duration: duration, keys: ratelimit.NewKeys[*failRecord](maxKeys)}
 }
 
 func (f *failures) locked(key string, now time.Time) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e, ok := f.keys[key]
+	r, ok := f.keys.Get(key)
 	if !ok {
 		return 0
 	}
-	if left := e.Value.(*failRecord).lockedUntil.Sub(now); left > 0 {
+	if left := r.lockedUntil.Sub(now); left > 0 {
 		return left
 	}
 	return 0
@@ -79,19 +77,7 @@ func (f *failures) locked(key string, now time.Time) time.Duration {
 func (f *failures) fail(key string, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e, ok := f.keys[key]
-	if ok {
-		f.lru.MoveToFront(e)
-	} else {
-		if f.lru.Len() >= f.max {
-			oldest := f.lru.Back()
-			delete(f.keys, oldest.Value.(*failRecord).key)
-			f.lru.Remove(oldest)
-		}
-		e = f.lru.PushFront(&failRecord{key: key})
-		f.keys[key] = e
-	}
-	r := e.Value.(*failRecord)
+	r := f.keys.Use(key, func() *failRecord { return &failRecord{} })
 	cut := 0
 	for cut < len(r.times) && now.Sub(r.times[cut]) >= f.window {
 		cut++
@@ -106,8 +92,7 @@ func (f *failures) fail(key string, now time.Time) {
 func (f *failures) clear(key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if e, ok := f.keys[key]; ok {
-		r := e.Value.(*failRecord)
+	if r, ok := f.keys.Get(key); ok {
 		r.times = r.times[:0]
 	}
 }
@@ -116,5 +101,5 @@ func (f *failures) clear(key string) {
 func (f *failures) tracked() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.lru.Len()
+	return f.keys.Len()
 }

@@ -1,59 +1,25 @@
 package gateway
 
 import (
-	"container/list"
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/gauntlet-rtc/gauntlet/reference/internal/ratelimit"
 )
 
-// limiter is a token bucket per key (a source address or a user), the
-// least recently seen keys forgotten beyond max so memory stays bounded
-// under a flood from many sources.
-type limiter struct {
-	limit rate.Limit
-	burst int
-	max   int
-
-	mu   sync.Mutex
-	keys map[string]*list.Element
-	lru  list.List // of *bucket, most recent at the front
-}
-
-type bucket struct {
-	key string
-	lim *rate.Limiter
-}
+// limiter is a token bucket per key, a source address or a user
+// (ratelimit.Limiter), the least recently seen keys forgotten beyond max so
+// memory stays bounded under a flood from many sources.
+type limiter ratelimit.Limiter
 
 func newLimiter(r Rate, maxKeys int) *limiter {
-	return &limiter{limit: rate.Limit(r.PerSecond), burst: r.Burst, max: maxKeys, keys: map[string]*list.Element{}}
+	return (*limiter)(ratelimit.New(r.PerSecond, r.Burst, maxKeys))
 }
 
 // allow takes one token from key's bucket at now; false means over the limit.
 func (l *limiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.keys[key]
-	if ok {
-		l.lru.MoveToFront(e)
-	} else {
-		if l.lru.Len() >= l.max {
-			oldest := l.lru.Back()
-			delete(l.keys, oldest.Value.(*bucket).key)
-			l.lru.Remove(oldest)
-		}
-		e = l.lru.PushFront(&bucket{key: key, lim: rate.NewLimiter(l.limit, l.burst)})
-		l.keys[key] = e
-	}
-	return e.Value.(*bucket).lim.AllowN(now, 1)
-}
-
-// tracked is how many keys the limiter remembers.
-func (l *limiter) tracked() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lru.Len()
+	ok, _ := (*ratelimit.Limiter)(l).Allow(key, now)
+	return ok
 }
 
 // limits are every limiter of a gateway; nil when rate limits are weakened.

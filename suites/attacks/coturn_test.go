@@ -2,16 +2,9 @@ package attacks_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/netip"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,7 +12,7 @@ import (
 
 	"github.com/gauntlet-rtc/gauntlet/agents/attack"
 	"github.com/gauntlet-rtc/gauntlet/agents/socket"
-	"github.com/gauntlet-rtc/gauntlet/agents/turnload"
+	"github.com/gauntlet-rtc/gauntlet/suites/fixture"
 )
 
 // coturn (Debian package coturn, binary turnserver) is started by the
@@ -60,25 +53,24 @@ const (
 // attack env for it, or skips when turnserver is missing.
 func coturnEnv(ctx context.Context, denyList bool) *attack.Env {
 	GinkgoHelper()
-	bin, err := exec.LookPath("turnserver")
+	bin, err := fixture.LookTool("turnserver", "coturn")
 	if err != nil {
-		msg := fmt.Sprintf("turnserver not available (Debian package coturn): %v", err)
-		if strings.EqualFold(os.Getenv("GAUNTLET_INTEROP"), "require") {
-			Fail(msg + "; GAUNTLET_INTEROP=require")
+		if fixture.InteropRequired() {
+			Fail(err.Error())
 		}
-		Skip(msg)
+		Skip(err.Error())
 	}
 	dir := GinkgoT().TempDir()
-	port, err := coturnPortPair()
+	port, err := fixture.FreePortPair()
 	Expect(err).NotTo(HaveOccurred())
-	stop, err := runCoturn(ctx, bin, dir, port, denyList)
+	ct, err := fixture.StartCoturn(ctx, fixture.CoturnConfig{Bin: bin, Dir: dir, Port: port, Lines: coturnLines(denyList)})
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(stop)
+	DeferCleanup(ct.Close)
 	sources := socket.NewSources()
 	var mu sync.Mutex
 	return &attack.Env{
 		TURN: attack.TURNEnv{
-			URLs:          []string{fmt.Sprintf("turn:127.0.0.1:%d?transport=udp", port)},
+			URLs:          []string{fmt.Sprintf("turn:%s?transport=udp", ct.Addr())},
 			RESTSecret:    coturnSecret,
 			LoopbackPeers: !denyList,
 		},
@@ -95,127 +87,22 @@ func coturnEnv(ctx context.Context, denyList bool) *attack.Env {
 	}
 }
 
-// runCoturn starts turnserver on 127.0.0.1:port (UDP and TCP; coturn also
-// binds port+1) and returns once it answers a Binding.
-func runCoturn(ctx context.Context, bin, dir string, port int, denyList bool) (func() error, error) {
+// coturnLines are the attack suite's own coturn settings (UDP and TCP on
+// 127.0.0.1, no TLS), with the deny list on or off.
+func coturnLines(denyList bool) []string {
 	lines := []string{
-		"listening-ip=127.0.0.1", "relay-ip=127.0.0.1", "relay-ip=::1",
-		fmt.Sprintf("listening-port=%d", port), "min-port=49152", "max-port=65535",
-		"realm=gauntlet.test", "fingerprint", "use-auth-secret", "static-auth-secret=" + coturnSecret,
+		"realm=gauntlet.test", "static-auth-secret=" + coturnSecret,
 		fmt.Sprintf("user-quota=%d", coturnQuota), fmt.Sprintf("max-bps=%d", coturnMaxBytes),
-		"no-cli", "no-tls", "no-dtls", "no-stun-backward-compatibility", "no-rfc5780", "no-software-attribute",
-		"userdb=" + filepath.Join(dir, "turndb"), "pidfile=" + filepath.Join(dir, "turnserver.pid"),
-		"log-file=" + filepath.Join(dir, "turnserver.log"), "simple-log",
+		"no-tls",
 	}
-	if denyList {
-		lines = append(lines, "no-multicast-peers")
-		for _, d := range coturnDenyList {
-			lines = append(lines, "denied-peer-ip="+d)
-		}
-	} else {
-		lines = append(lines, "allow-loopback-peers")
+	if !denyList {
+		return append(lines, "allow-loopback-peers")
 	}
-	conf := filepath.Join(dir, "turnserver.conf")
-	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		return nil, err
+	lines = append(lines, "no-multicast-peers")
+	for _, d := range coturnDenyList {
+		lines = append(lines, "denied-peer-ip="+d)
 	}
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return nil, errors.Join(fmt.Errorf("starting %s: %w", bin, err), out.Close())
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait() // its exit status says nothing the specs need
-		close(exited)
-	}()
-	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // it may have exited already
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill() // SIGTERM was not enough
-			<-exited
-		}
-		return out.Close()
-	}
-	ready, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := coturnReady(ready, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), exited); err != nil {
-		return nil, errors.Join(fmt.Errorf("coturn (%s): %w", conf, err), stop())
-	}
-	return stop, nil
-}
-
-// coturnReady polls a Binding request until coturn answers (each try is a
-// round trip, not a sleep).
-func coturnReady(ctx context.Context, addr netip.AddrPort, exited <-chan struct{}) error {
-	c, err := turnload.Dial(ctx, turnload.ClientConfig{Server: addr})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	for {
-		try, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		_, err := c.Binding(try)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no answer to a Binding request: %w", ctx.Err())
-		case <-exited:
-			return errors.New("turnserver exited")
-		default:
-		}
-	}
-}
-
-// coturnPortPair finds a port p with p and p+1 free for UDP and TCP on
-// 127.0.0.1 (coturn binds both).
-func coturnPortPair() (int, error) {
-	for range 50 {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := c.LocalAddr().(*net.UDPAddr).Port
-		if err := c.Close(); err != nil {
-			return 0, err
-		}
-		if p < 65535 && coturnPortsFree(p, p+1) {
-			return p, nil
-		}
-	}
-	return 0, errors.New("no two adjacent free ports found")
-}
-
-func coturnPortsFree(ports ...int) bool {
-	var closers []func() error
-	defer func() {
-		for _, c := range closers {
-			_ = c() // probes only
-		}
-	}()
-	for _, p := range ports {
-		addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(p))
-		u, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return false
-		}
-		closers = append(closers, u.Close)
-		t, err := net.Listen("tcp", addr)
-		if err != nil {
-			return false
-		}
-		closers = append(closers, t.Close)
-	}
-	return true
+	return lines
 }
 
 var _ = Describe("turn-abuse and turn-torture against coturn", Label("coturn", "interop", "turn"), func() {

@@ -55,7 +55,8 @@ var _ = Describe("Mid-call actions from a scenario", Label("rfc3264", "s8.4", "r
 			for _, d := range r.Media {
 				// The 3 s hold is neither a gap nor lost packets.
 				Expect(d.LongestGapMS).To(BeNumerically("<", endpoint.MaxGap.Seconds()*1000), "%s %s", r.ID, d.Name)
-				Expect(d.LossPct).To(BeNumerically("<", 1), "%s %s", r.ID, d.Name)
+				// Counted as loss, the 3 s held would be 25% of the call.
+				Expect(d.LossPct).To(BeNumerically("<", 5), "%s %s", r.ID, d.Name)
 			}
 		}
 	}, NodeTimeout(time.Minute))

@@ -8,16 +8,16 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/gauntlet-rtc/gauntlet/suites/fixture"
 )
 
 // coturnDeviations are what coturn 4.6.1 (Debian 12) is known to do
@@ -57,8 +57,7 @@ func startCoturn(ctx context.Context, bin string) (*server, error) {
 	}
 	s, err := runCoturn(ctx, bin, dir)
 	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
+		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
 	return s, nil
 }
@@ -69,72 +68,32 @@ func runCoturn(ctx context.Context, bin, dir string) (*server, error) {
 		return nil, err
 	}
 	// coturn also binds port+1 of each listener (RFC 5780 alternate ports).
-	port, err := freePortPair()
+	loopbacks := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}
+	port, err := fixture.FreePortPair(loopbacks...)
 	if err != nil {
 		return nil, err
 	}
-	tlsPort, err := freePortPair()
+	tlsPort, err := fixture.FreePortPair(loopbacks...)
 	if err != nil {
 		return nil, err
 	}
 	secrets := []string{"coturn-current-secret-0123456789", "coturn-previous-secret-0123456789"}
-	var conf strings.Builder
-	for _, line := range []string{
-		"listening-ip=127.0.0.1", "listening-ip=::1", "relay-ip=127.0.0.1", "relay-ip=::1",
-		fmt.Sprintf("listening-port=%d", port), fmt.Sprintf("tls-listening-port=%d", tlsPort),
-		"min-port=49152", "max-port=65535",
-		"realm=" + realmDefault, "fingerprint", "use-auth-secret",
-		"static-auth-secret=" + secrets[0], "static-auth-secret=" + secrets[1],
+	lines := []string{
+		"listening-ip=::1", fmt.Sprintf("tls-listening-port=%d", tlsPort),
+		"realm=" + realmDefault, "static-auth-secret=" + secrets[0], "static-auth-secret=" + secrets[1],
 		fmt.Sprintf("user-quota=%d", quota), fmt.Sprintf("max-bps=%d", capBytes),
 		"max-allocate-lifetime=3600",
-		"no-cli", "no-dtls", "no-tlsv1", "no-tlsv1_1", "no-multicast-peers", "allow-loopback-peers",
-		"no-stun-backward-compatibility", "no-rfc5780",
+		"no-tlsv1", "no-tlsv1_1", "no-multicast-peers", "allow-loopback-peers",
 		"cert=" + filepath.Join(dir, "cert.pem"), "pkey=" + filepath.Join(dir, "key.pem"),
-		"userdb=" + filepath.Join(dir, "turndb"), "pidfile=" + filepath.Join(dir, "turnserver.pid"),
-		"log-file=" + filepath.Join(dir, "turnserver.log"), "simple-log", "no-software-attribute",
-	} {
-		conf.WriteString(line + "\n")
 	}
 	for _, d := range coturnDenied {
-		conf.WriteString("denied-peer-ip=" + d + "\n")
+		lines = append(lines, "denied-peer-ip="+d)
 	}
-	confPath := filepath.Join(dir, "turnserver.conf")
-	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
-		return nil, err
-	}
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
+	ct, err := fixture.StartCoturn(ctx, fixture.CoturnConfig{Bin: bin, Dir: dir, Port: port, Lines: lines})
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-c", confPath)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		_ = out.Close()
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = out.Close()
-		close(exited)
-	}()
-	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		return os.RemoveAll(dir)
-	}
-	udp := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
-	ready, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := waitReady(ready, udp, exited); err != nil {
-		_ = stop()
-		return nil, fmt.Errorf("coturn (%s): %w", confPath, err)
-	}
+	udp := ct.Addr()
 	return &server{
 		name:       "coturn",
 		udp:        udp,
@@ -146,50 +105,8 @@ func runCoturn(ctx context.Context, bin, dir string) (*server, error) {
 		secrets:    secrets,
 		rfc6062:    true,
 		deviations: coturnDeviations,
-		stop:       stop,
+		stop:       func() error { return errors.Join(ct.Close(), os.RemoveAll(dir)) },
 	}, nil
-}
-
-// freePortPair finds a port p with p and p+1 free for UDP and TCP on
-// 127.0.0.1 and ::1.
-func freePortPair() (int, error) {
-	for range 50 {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := c.LocalAddr().(*net.UDPAddr).Port
-		_ = c.Close()
-		if p < 65535 && portsFree(p, p+1) {
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("no two adjacent free ports found")
-}
-
-func portsFree(ports ...int) bool {
-	var closers []func() error
-	defer func() {
-		for _, c := range closers {
-			_ = c()
-		}
-	}()
-	for _, p := range ports {
-		for _, host := range []string{"127.0.0.1", "::1"} {
-			addr := net.JoinHostPort(host, fmt.Sprint(p))
-			u, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				return false
-			}
-			closers = append(closers, u.Close)
-			t, err := net.Listen("tcp", addr)
-			if err != nil {
-				return false
-			}
-			closers = append(closers, t.Close)
-		}
-	}
-	return true
 }
 
 // writeCert writes a self-signed ECDSA P-256 certificate for 127.0.0.1.

@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,48 +133,4 @@ func startReference(ctx context.Context) (*server, error) {
 		deviations: map[string]string{},
 		stop:       r.Close,
 	}, nil
-}
-
-// interopEnv makes tests that need an outside program fail instead of
-// skipping when it is missing.
-const interopEnv = "GAUNTLET_INTEROP"
-
-// toolMissing reports whether the suite should go without tool: it fails
-// the suite under GAUNTLET_INTEROP=require, else returns the skip reason.
-func toolMissing(tool, pkg string, err error) string {
-	if err == nil {
-		return ""
-	}
-	msg := fmt.Sprintf("%s not available (Debian package %s): %v", tool, pkg, err)
-	if strings.EqualFold(os.Getenv(interopEnv), "require") {
-		Fail(msg + "; " + interopEnv + "=require")
-	}
-	return msg
-}
-
-var errNotReady = errors.New("server did not answer a Binding request")
-
-// waitReady polls a Binding request until the server answers (readiness,
-// not a sleep: each try is a round trip).
-func waitReady(ctx context.Context, addr netip.AddrPort, exited <-chan struct{}) error {
-	c, err := turnload.Dial(ctx, turnload.ClientConfig{Server: addr})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	for {
-		try, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		_, err := c.Binding(try)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", errNotReady, ctx.Err())
-		case <-exited:
-			return fmt.Errorf("%w: the process exited", errNotReady)
-		default:
-		}
-	}
 }

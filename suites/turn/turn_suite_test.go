@@ -17,12 +17,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os/exec"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/gauntlet-rtc/gauntlet/suites/fixture"
 )
 
 func TestTURN(t *testing.T) {
@@ -46,9 +47,12 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	servers["reference"] = ref
 	DeferCleanup(ref.stop)
 
-	bin, err := exec.LookPath("turnserver")
-	if why := toolMissing("turnserver", "coturn", err); why != "" {
-		missing["coturn"] = why
+	bin, err := fixture.LookTool("turnserver", "coturn")
+	if err != nil {
+		if fixture.InteropRequired() {
+			Fail(err.Error())
+		}
+		missing["coturn"] = err.Error()
 		return
 	}
 	ct, err := startCoturn(ctx, bin)
