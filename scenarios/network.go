@@ -2,10 +2,7 @@ package scenarios
 
 import (
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -157,27 +154,12 @@ func (d *decoder) netProfile(f map[string]field, path string) NetProfile {
 
 // fraction decodes a probability: "2%" or 0.02, from 0 to 1.
 func (d *decoder) fraction(n *yaml.Node, path string) float64 {
-	r := resolve(n)
-	var v float64
-	switch {
-	case r.Kind == yaml.ScalarNode && r.Tag == "!!str" && strings.HasSuffix(r.Value, "%"):
-		pct, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(r.Value, "%")), 64)
-		if err != nil {
-			d.errs.at(d.src.lookup(path), path, ErrSyntax, "bad percentage %q: want e.g. 2%% or 0.02", r.Value)
-			return 0
-		}
-		v = pct / 100
-	case r.Kind == yaml.ScalarNode && (r.Tag == "!!float" || r.Tag == "!!int"):
-		if err := r.Decode(&v); err != nil {
-			d.errs.at(d.src.lookup(path), path, ErrType, "want a fraction or a percentage, got %q", r.Value)
-			return 0
-		}
-	default:
-		d.errs.at(d.src.lookup(path), path, ErrType, "want a percentage like 2%% or a fraction like 0.02, got %s", describe(n))
+	v, ok := d.percentage(n, path, "2%", "0.02")
+	if !ok {
 		return 0
 	}
-	if math.IsNaN(v) || v < 0 || v > 1 {
-		d.errs.at(d.src.lookup(path), path, ErrRange, "must be 0%% to 100%%, got %s", r.Value)
+	if v < 0 || v > 1 {
+		d.errs.at(d.src.lookup(path), path, ErrRange, "must be 0%% to 100%%, got %s", resolve(n).Value)
 		return 0
 	}
 	return v

@@ -292,30 +292,44 @@ func (d *decoder) smallInt(n *yaml.Node, path string) int {
 
 // share decodes a population's share of the scenario's users: "60%" or 0.6.
 func (d *decoder) share(n *yaml.Node, path string) float64 {
+	v, ok := d.percentage(n, path, "60%", "0.6")
+	if !ok {
+		return 0
+	}
+	if v <= 0 || v > 1 {
+		d.errs.at(d.src.lookup(path), path, ErrRange, "must be above 0%% and at most 100%%, got %s", resolve(n).Value)
+		return 0
+	}
+	return v
+}
+
+// percentage decodes "N%" or a plain number as a fraction (60% is 0.6);
+// egPct and egFrac are the examples its messages give.
+func (d *decoder) percentage(n *yaml.Node, path, egPct, egFrac string) (float64, bool) {
 	r := resolve(n)
 	var v float64
 	switch {
 	case r.Kind == yaml.ScalarNode && r.Tag == "!!str" && strings.HasSuffix(r.Value, "%"):
 		pct, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(r.Value, "%")), 64)
 		if err != nil {
-			d.errs.at(d.src.lookup(path), path, ErrSyntax, "bad share %q: want a percentage like 60%% or a fraction like 0.6", r.Value)
-			return 0
+			d.errs.at(d.src.lookup(path), path, ErrSyntax, "bad percentage %q: want e.g. %s or %s", r.Value, egPct, egFrac)
+			return 0, false
 		}
 		v = pct / 100
 	case r.Kind == yaml.ScalarNode && (r.Tag == "!!float" || r.Tag == "!!int"):
 		if err := r.Decode(&v); err != nil {
 			d.errs.at(d.src.lookup(path), path, ErrType, "want a fraction or a percentage, got %q", r.Value)
-			return 0
+			return 0, false
 		}
 	default:
-		d.errs.at(d.src.lookup(path), path, ErrType, "want a percentage like 60%% or a fraction like 0.6, got %s", describe(n))
-		return 0
+		d.errs.at(d.src.lookup(path), path, ErrType, "want a percentage like %s or a fraction like %s, got %s", egPct, egFrac, describe(n))
+		return 0, false
 	}
-	if math.IsNaN(v) || v <= 0 || v > 1 {
-		d.errs.at(d.src.lookup(path), path, ErrRange, "must be above 0%% and at most 100%%, got %s", r.Value)
-		return 0
+	if math.IsNaN(v) {
+		d.errs.at(d.src.lookup(path), path, ErrRange, "not a number: %s", r.Value)
+		return 0, false
 	}
-	return v
+	return v, true
 }
 
 // shares turns population shares into counts of the scenario's users.
