@@ -5,7 +5,6 @@ import (
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/reports"
-	"github.com/gauntlet-rtc/gauntlet/reports/emodel"
 )
 
 // LegReport is what one leg of a call saw.
@@ -140,23 +139,8 @@ func direction(name string, rx, tx LegReport) reports.Direction {
 	d := rx.Recv.Direction(name, tx.Sent, tx.SendTag)
 	d.LongestGapMS = max(d.LongestGapMS, ms(rx.Silence))
 	d = media.WithRTCP(d, tx.Media.RTCP)
-	d.MOS = networkMOS(tx.Codec, d)
+	d.MOS = media.NetworkMOS(tx.Codec, d)
 	return d
-}
-
-// networkMOS applies the E-model to one direction's network loss and
-// one-way delay; 0 when nothing arrived. The jitter-buffer model's
-// effective loss (late packets too) is recorded beside it, but MOS stays on
-// network loss until the ground-truth suite models the jitter buffer too.
-func networkMOS(c media.Codec, d reports.Direction) float64 {
-	if d.Received == 0 {
-		return 0
-	}
-	model, ok := emodel.Lookup(c.RTPMap())
-	if !ok {
-		return 0
-	}
-	return model.MOS(emodel.Input{LossPct: d.LossPct, DelayMS: d.DelayMS})
 }
 
 func failed(r reports.Result, cause string, err error) reports.Result {

@@ -61,16 +61,7 @@ func WithRTCP(d reports.Direction, sender RTCPStats) reports.Direction {
 // MOS applies the E-model (reports/emodel, the codec's entry) to one
 // direction: its effective loss (network loss plus late packets) and its
 // one-way delay. It is 0 when nothing arrived or the codec has no entry.
-func MOS(c Codec, d reports.Direction) float64 {
-	if d.Received == 0 {
-		return 0
-	}
-	model, ok := emodel.Lookup(c.RTPMap())
-	if !ok {
-		return 0
-	}
-	return model.MOS(emodel.Input{LossPct: d.EffectiveLossPct, DelayMS: d.DelayMS})
-}
+func MOS(c Codec, d reports.Direction) float64 { return mos(c, d, d.EffectiveLossPct) }
 
 // Direction is our outgoing stream as the far end's reception reports
 // describe it, for a far end that is not ours: loss and jitter from its
@@ -97,4 +88,22 @@ func (s RTCPStats) Direction(name string) reports.Direction {
 		d.EffectiveLossPct = d.LossPct
 	}
 	return WithRTCP(d, s)
+}
+
+// NetworkMOS applies the E-model to one direction's network loss and
+// one-way delay; 0 when nothing arrived or the codec has no model. The
+// jitter-buffer model's effective loss (late packets too) is recorded
+// beside it, but MOS stays on network loss until the ground-truth suite
+// models the jitter buffer too.
+func NetworkMOS(c Codec, d reports.Direction) float64 { return mos(c, d, d.LossPct) }
+
+func mos(c Codec, d reports.Direction, lossPct float64) float64 {
+	if d.Received == 0 {
+		return 0
+	}
+	model, ok := emodel.Lookup(c.RTPMap())
+	if !ok {
+		return 0
+	}
+	return model.MOS(emodel.Input{LossPct: lossPct, DelayMS: d.DelayMS})
 }

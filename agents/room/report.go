@@ -11,7 +11,6 @@ import (
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/agents/peer"
 	"github.com/gauntlet-rtc/gauntlet/reports"
-	"github.com/gauntlet-rtc/gauntlet/reports/emodel"
 )
 
 // MaxGap is the longest silence in a direction a participant survives as
@@ -136,7 +135,7 @@ func result(size int, r Report, all map[string]*Report) reports.Result {
 		if farLeg != nil {
 			d = media.WithRTCP(d, farLeg.Media.RTCP)
 		}
-		d.MOS = networkMOS(pr.Codec, d)
+		d.MOS = media.NetworkMOS(pr.Codec, d)
 		res.Media = append(res.Media, d)
 		if d.Audio {
 			room.Peers++
@@ -180,19 +179,6 @@ func result(size int, r Report, all map[string]*Report) reports.Result {
 		}
 	}
 	return res
-}
-
-// networkMOS is the E-model on one direction's network loss and one-way
-// delay, as the call records compute it.
-func networkMOS(c media.Codec, d reports.Direction) float64 {
-	if d.Received == 0 {
-		return 0
-	}
-	model, ok := emodel.Lookup(c.RTPMap())
-	if !ok {
-		return 0
-	}
-	return model.MOS(emodel.Input{LossPct: d.LossPct, DelayMS: d.DelayMS})
 }
 
 func failed(r reports.Result, cause string, err error) reports.Result {
