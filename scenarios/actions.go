@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"regexp"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -64,7 +65,7 @@ func (v validator) actions(path string, f Flow, from, to Population, known bool)
 	for i, a := range f.Actions {
 		ap := indexPath(joinPath(path, "actions"), i)
 		doPath := joinPath(ap, "do")
-		if v.required(doPath, a.Do) && !contains(ActionNames(), a.Do) {
+		if v.required(doPath, a.Do) && !slices.Contains(ActionNames(), a.Do) {
 			v.l.add(doPath, ErrUnknownName, "unknown action %q%s; known: %s", a.Do, didYouMean(a.Do, ActionNames()), joinQuoted(ActionNames()))
 		}
 		if a.By != HangupCaller && a.By != HangupCallee {
@@ -104,15 +105,6 @@ func (v validator) actions(path string, f Flow, from, to Population, known bool)
 			v.l.add(doPath, ErrUnsupported, "mid-call actions use SIP re-INVITEs; direct calls have no SIP")
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // endpointActions converts a flow's actions for the call agents.

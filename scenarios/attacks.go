@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 	"github.com/gauntlet-rtc/gauntlet/reports"
 )
 
-// validateAttacks checks the scenario's attack names.
+// attacks checks the scenario's attack names: known, and each once.
 func (v validator) attacks(names []string) {
 	known := attack.All()
 	knownNames := make([]string, len(known))
@@ -19,21 +20,12 @@ func (v validator) attacks(names []string) {
 	for i, n := range names {
 		p := indexPath("attacks", i)
 		switch {
-		case !contains(knownNames, n):
+		case !slices.Contains(knownNames, n):
 			v.l.add(p, ErrUnknownName, "unknown attack %q%s; known: %s", n, didYouMean(n, knownNames), joinQuoted(knownNames))
-		case indexOf(names, n) < i:
+		case slices.Index(names, n) < i:
 			v.l.add(p, ErrDuplicate, "attack %q listed twice", n)
 		}
 	}
-}
-
-func indexOf(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // usersPlaced is how many virtual users the scenario's populations take:
