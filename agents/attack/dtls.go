@@ -167,8 +167,7 @@ func (p *dtlsProbe) continued() bool {
 // adjusted by tweak, and the phone, as role says; the call is ended at once.
 func (r *mediaRig) probe(ctx context.Context, role dtlsRole, tweak func(*dtlsProbe, *peer.Config)) *dtlsProbe {
 	p := &dtlsProbe{obs: wire.NewObserver()}
-	ep, err := r.browser(ctx, p.obs, func(c *endpoint.Config) {
-		c.DTLSSetup = role.setup
+	call, release := r.startProbe(ctx, role, p, func(c *endpoint.Config) {
 		c.PeerConfig = func(pc *peer.Config) {
 			pc.RemoteSDP = p.setRemoteSDP
 			if tweak != nil {
@@ -176,26 +175,42 @@ func (r *mediaRig) probe(ctx context.Context, role dtlsRole, tweak func(*dtlsPro
 			}
 		}
 	})
+	defer release()
+	if call != nil {
+		call.end(ctx)
+	}
+	return p
+}
+
+// startProbe brings up a fresh browser (its config adjusted), registers
+// it when the phone is to call it, and places the probe's call as role
+// says, filling p's status, ICE and media-up figures. It returns the call,
+// which the caller ends (nil, with p.err set, when it did not get that
+// far), and what releases the browser.
+func (r *mediaRig) startProbe(ctx context.Context, role dtlsRole, p *dtlsProbe, adjust func(*endpoint.Config)) (*mediaCall, func()) {
+	ep, err := r.browser(ctx, p.obs, func(c *endpoint.Config) {
+		c.DTLSSetup = role.setup
+		adjust(c)
+	})
 	if err != nil {
 		p.err = err
-		return p
+		return nil, func() {}
 	}
-	defer r.release(ctx, ep, role.inbound)
+	release := func() { r.release(ctx, ep, role.inbound) }
 	if err := r.register(ctx, ep, role.inbound); err != nil {
 		p.err = err
-		return p
+		return nil, release
 	}
 	call, err := r.call(ctx, ep, role.inbound)
 	if err != nil {
 		p.err = err
-		return p
+		return nil, release
 	}
 	rep := call.browser.Report()
 	p.status, p.err = call.outcome()
 	p.ice = rep.Media.ICE.Connected
 	p.connected = !rep.Media.Connected.IsZero()
-	call.end(ctx)
-	return p
+	return call, release
 }
 
 // dtlsRow is one row of the matrix.

@@ -110,8 +110,7 @@ type mediaProbe struct {
 // when nil), as role says, and watches the media for a short window.
 func (r *mediaRig) mediaProbe(ctx context.Context, role dtlsRole, sdpCert, dtlsCert *tls.Certificate) *mediaProbe {
 	p := &mediaProbe{dtlsProbe: dtlsProbe{obs: wire.NewObserver()}}
-	ep, err := r.browser(ctx, p.obs, func(c *endpoint.Config) {
-		c.DTLSSetup = role.setup
+	call, release := r.startProbe(ctx, role, &p.dtlsProbe, func(c *endpoint.Config) {
 		c.Certificate = sdpCert
 		c.PeerConfig = func(pc *peer.Config) {
 			if dtlsCert != nil {
@@ -119,25 +118,12 @@ func (r *mediaRig) mediaProbe(ctx context.Context, role dtlsRole, sdpCert, dtlsC
 			}
 		}
 	})
-	if err != nil {
-		p.err = err
-		return p
-	}
-	defer r.release(ctx, ep, role.inbound)
-	if err := r.register(ctx, ep, role.inbound); err != nil {
-		p.err = err
-		return p
-	}
-	call, err := r.call(ctx, ep, role.inbound)
-	if err != nil {
-		p.err = err
+	defer release()
+	if call == nil {
 		return p
 	}
 	defer call.end(ctx)
 	rep := call.browser.Report()
-	p.status, p.err = call.outcome()
-	p.ice = rep.Media.ICE.Connected
-	p.connected = !rep.Media.Connected.IsZero()
 	if call.browser.Err() == nil {
 		up := time.Now()
 		wctx, cancel := context.WithTimeout(ctx, fingerprintWindow)
