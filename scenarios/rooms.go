@@ -142,7 +142,7 @@ func relayedMedia(b []byte) bool {
 	if !stun.IsMessage(b) {
 		return false
 	}
-	m := &stun.Message{Raw: append([]byte(nil), b...)}
+	m := &stun.Message{Raw: b} // Decode only reads Raw, and m does not outlive the call: no copy per datagram
 	if m.Decode() != nil || m.Type.Class != stun.ClassIndication || (m.Type.Method != stun.MethodSend && m.Type.Method != stun.MethodData) {
 		return false
 	}
