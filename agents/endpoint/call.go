@@ -23,6 +23,17 @@ type CallSpec struct {
 	Actions []Action
 }
 
+// withDefaults fills the timeouts a spec leaves at zero.
+func (s CallSpec) withDefaults() CallSpec {
+	if s.Setup <= 0 {
+		s.Setup = 15 * time.Second
+	}
+	if s.Teardown <= 0 {
+		s.Teardown = 5 * time.Second
+	}
+	return s
+}
+
 // PlaceCall runs one whole call: callee waits for the INVITE, caller dials
 // it by user name, the call is held, one side hangs up, and both legs are
 // combined into the call's record. Neither endpoint may be in another call
@@ -30,12 +41,7 @@ type CallSpec struct {
 // When ctx ends early the call is hung up at once and its record says what
 // was measured until then.
 func PlaceCall(ctx context.Context, caller, callee *Endpoint, spec CallSpec) reports.Result {
-	if spec.Setup <= 0 {
-		spec.Setup = 15 * time.Second
-	}
-	if spec.Teardown <= 0 {
-		spec.Teardown = 5 * time.Second
-	}
+	spec = spec.withDefaults()
 	setupCtx, cancelSetup := context.WithTimeout(ctx, spec.Setup)
 	defer cancelSetup()
 	accepted := make(chan *Leg, 1)

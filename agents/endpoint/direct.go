@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/reports"
@@ -18,12 +17,7 @@ import (
 // same as PlaceCall's, with ICE taken from the caller's side and Relay
 // set when either side relays.
 func PlaceDirectCall(ctx context.Context, caller, callee *Endpoint, spec CallSpec) reports.Result {
-	if spec.Setup <= 0 {
-		spec.Setup = 15 * time.Second
-	}
-	if spec.Teardown <= 0 {
-		spec.Teardown = 5 * time.Second
-	}
+	spec = spec.withDefaults()
 	out, in := caller.newLeg(true, callee.User()), callee.newLeg(false, caller.User())
 	out.direct, in.direct = true, true
 	setupCtx, cancelSetup := context.WithTimeout(ctx, spec.Setup)
