@@ -137,4 +137,55 @@ var _ = Describe("The gateway's 2xx to an INVITE over UDP", Label("rfc3261", "s1
 		Expect(err).NotTo(HaveOccurred())
 		Expect(bye.StatusCode).To(Equal(200))
 	})
+
+	It("ends the call, BYE to both parties, when no ACK comes within 64*T1", Label("slow"), func(ctx SpecContext) {
+		c, cancel := within(ctx, 50*time.Second)
+		defer cancel()
+		a, err := newRaw(c, scenarios.KindSIP)
+		Expect(err).NotTo(HaveOccurred())
+		b, err := newRaw(c, scenarios.KindSIP)
+		Expect(err).NotTo(HaveOccurred())
+		res, err := b.register(c)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.StatusCode).To(Equal(200))
+		d := newRawDialog(a.aor(b.user))
+		_, err = a.inviteProceeding(c, d, a.aor(b.user), plainOffer(45002))
+		Expect(err).NotTo(HaveOccurred())
+		atB, err := b.nextRequest(c)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.reply(atB, 200, "OK", "btag", plainOffer(46002))).To(Succeed())
+		ackAtB, err := b.nextRequest(c)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ackAtB.Method).To(Equal(sip.ACK), "the gateway ACKs the callee's 200")
+
+		// The caller never ACKs: the 200s keep coming, then a BYE.
+		var first time.Time
+		var byeAtA *sip.Request
+		for byeAtA == nil {
+			select {
+			case m := <-a.in:
+				switch m := m.(type) {
+				case *sip.Response:
+					if m.StatusCode == 200 && first.IsZero() {
+						first = time.Now()
+					}
+				case *sip.Request:
+					if m.Method == sip.BYE {
+						byeAtA = m
+					}
+				}
+			case <-c.Done():
+				Fail("no BYE reached the caller that never ACKed")
+			}
+		}
+		waited := time.Since(first)
+		t1 := 500 * time.Millisecond
+		Expect(waited).To(BeNumerically(">=", 64*t1-2*time.Second), "the BYE waits out 64*T1 (32 s) from the first 200")
+		Expect(waited).To(BeNumerically("<", 64*t1+5*time.Second))
+		Expect(a.reply(byeAtA, 200, "OK", "", nil)).To(Succeed())
+		byeAtB, err := b.nextRequest(c)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(byeAtB.Method).To(Equal(sip.BYE), "the callee's leg ends too")
+		Expect(b.reply(byeAtB, 200, "OK", "", nil)).To(Succeed())
+	})
 })
