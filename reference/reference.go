@@ -72,19 +72,25 @@ func Start(ctx context.Context, cfg Config) (*Reference, error) {
 	if cfg.Gateway.Logger == nil {
 		cfg.Gateway.Logger = cfg.Logger
 	}
-	gw, err := gateway.New(cfg.Gateway)
-	if err != nil {
-		return nil, fmt.Errorf("reference: %w", err)
-	}
-	if err := gw.Start(ctx); err != nil {
-		return nil, fmt.Errorf("reference: %w", err)
-	}
-	r := &Reference{cfg: cfg, gateway: gw}
+	r := &Reference{cfg: cfg}
 	if cfg.TURN != nil {
 		if err := r.startTURN(ctx); err != nil {
-			return nil, errors.Join(err, gw.Close())
+			return nil, err
 		}
+		r.linkTURN()
 	}
+	gw, err := gateway.New(r.cfg.Gateway)
+	if err == nil {
+		err = gw.Start(ctx)
+	}
+	if err != nil {
+		err = fmt.Errorf("reference: %w", err)
+		if r.turn != nil {
+			err = errors.Join(err, r.turn.Close())
+		}
+		return nil, err
+	}
+	r.gateway = gw
 	if cfg.Rooms != nil {
 		if err := r.startRooms(ctx); err != nil {
 			return nil, errors.Join(err, r.Close())
@@ -143,8 +149,8 @@ func (r *Reference) TargetYAML() []byte {
 		b.WriteString("  insecure_tls: true\n")
 	}
 	b.WriteString("users:\n")
-	fmt.Fprintf(&b, "  webrtc: {pattern: %s, start: %d, password: %s}\n", strconv.Quote(g.WebRTCUsers.Pattern), g.WebRTCUsers.Start,
-		strconv.Quote(r.gateway.Password(gateway.KindWebRTC)))
+	fmt.Fprintf(&b, "  webrtc: {pattern: %s, start: %d, password: %s%s}\n", strconv.Quote(g.WebRTCUsers.Pattern), g.WebRTCUsers.Start,
+		strconv.Quote(r.gateway.Password(gateway.KindWebRTC)), tokenYAML(g.Auth.JWT))
 	fmt.Fprintf(&b, "  sip: {pattern: %s, start: %d, password: %s}\n", strconv.Quote(g.SIPUsers.Pattern), g.SIPUsers.Start,
 		strconv.Quote(r.gateway.Password(gateway.KindSIP)))
 	r.writeTURN(&b)

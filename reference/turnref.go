@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/reference/turn"
 )
@@ -81,3 +82,22 @@ func (r *Reference) writeTURN(b *strings.Builder) {
 	sort.Strings(users)
 	fmt.Fprintf(b, "    static: {username: %s, password: %s}\n", strconv.Quote(users[0]), strconv.Quote(cfg.Users[users[0]]))
 }
+
+// linkTURN points the gateway's TURN credential endpoint at the running
+// relay, unless the config names a relay of its own: the shared secret,
+// and the relay's URIs for the answer.
+func (r *Reference) linkTURN() {
+	g := &r.cfg.Gateway.TURN
+	secrets := r.turn.Config().Secrets
+	if g.Secret != "" || len(secrets) == 0 {
+		return
+	}
+	g.Secret, g.URIs = secrets[0], r.turn.URLs()
+	if g.TTL == 0 {
+		g.TTL = linkedTURNTTL
+	}
+}
+
+// linkedTURNTTL is the lifetime of the credentials the gateway hands out
+// for the linked relay.
+const linkedTURNTTL = 10 * time.Minute

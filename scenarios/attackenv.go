@@ -90,7 +90,43 @@ func (t *Target) AttackEnv(ctx context.Context, clock *media.Clock, log *slog.Lo
 		}
 		return endpoint.New(ctx, cfg)
 	}
+	if err := t.endpointTURNCredentials(ctx, env, firstUser); err != nil {
+		log.Warn("TURN attacks get no credentials", "error", err)
+	}
 	return env, nil
+}
+
+// endpointTURNCredentials asks the target's TURN credential endpoint, if
+// it has one, for the known account's credentials, once: TURN attacks use
+// them as a static user's.
+func (t *Target) endpointTURNCredentials(ctx context.Context, env *attack.Env, firstUser int) error {
+	if t.TURN == nil || t.TURN.Endpoint == nil {
+		return nil
+	}
+	user, password, err := t.User(string(KindWebRTC), KindWebRTC, firstUser)
+	if err != nil {
+		return err
+	}
+	n, err := env.Net()
+	if err != nil {
+		return err
+	}
+	token, _ := t.Token(string(KindWebRTC), KindWebRTC, user)
+	src, err := t.TURNSource(TURNLogin{User: user, Password: password, Token: token}, n, false)
+	if err != nil {
+		return err
+	}
+	uris, err := src(ctx)
+	if err != nil {
+		return err
+	}
+	for _, u := range uris {
+		if isTURN(u) {
+			env.TURN.Username, env.TURN.Password = u.Username, u.Password
+			return nil
+		}
+	}
+	return nil
 }
 
 func lookupEnv(name string) string {

@@ -233,9 +233,12 @@ func (t *Target) EndpointConfig(p Population, i int, n *socket.Net, clock *media
 		cfg.DTLSSetup = string(p.DTLSSetup)
 		cfg.ICEPolicy = p.ICEPolicy
 		cfg.Direct = p.Direct()
-		if cfg.TURN, cfg.TURNTLS, err = t.TURNURIs(name, time.Now(), p.NoTURN); err != nil {
+		cfg.SIP.Token, cfg.SIP.TokenInQuery = t.Token(p.Name, p.Kind, name)
+		login := TURNLogin{User: name, Password: password, Token: cfg.SIP.Token}
+		if cfg.TURNSource, err = t.TURNSource(login, n, p.NoTURN); err != nil {
 			return endpoint.Config{}, err
 		}
+		cfg.TURNTLS = t.TURNTLS()
 	default:
 		switch p.Transport {
 		case sipua.TransportTCP:

@@ -55,6 +55,9 @@ type UserSpec struct {
 	Start       int
 	Password    Secret
 	PasswordEnv string // name of the environment variable holding the password
+	// Token, when set, is the bearer token the entry's users present on
+	// the SIP WebSocket upgrade and to a TURN credential endpoint.
+	Token *TokenSpec
 }
 
 // LoadTarget reads, decodes and validates the target file at path.
@@ -121,7 +124,7 @@ func (d *decoder) target(root *yaml.Node, t *Target) {
 
 func (d *decoder) userSpec(n *yaml.Node, path string) UserSpec {
 	var u UserSpec
-	f := d.mapping(n, path, "pattern", "start", "password", "password_env")
+	f := d.mapping(n, path, "pattern", "start", "password", "password_env", "token")
 	if v, ok := f["pattern"]; ok {
 		u.Pattern, _ = d.str(v.val, joinPath(path, "pattern"))
 	}
@@ -138,6 +141,9 @@ func (d *decoder) userSpec(n *yaml.Node, path string) UserSpec {
 	}
 	if v, ok := f["password_env"]; ok {
 		u.PasswordEnv, _ = d.str(v.val, joinPath(path, "password_env"))
+	}
+	if v, ok := f["token"]; ok {
+		u.Token = d.token(v.val, joinPath(path, "token"))
 	}
 	return u
 }
@@ -225,10 +231,15 @@ type sipView struct {
 }
 
 type userView struct {
-	Pattern     string `yaml:"pattern" json:"pattern"`
-	Start       int    `yaml:"start" json:"start"`
-	Password    Secret `yaml:"password,omitempty" json:"password,omitempty"`
-	PasswordEnv string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
+	Pattern     string     `yaml:"pattern" json:"pattern"`
+	Start       int        `yaml:"start" json:"start"`
+	Password    Secret     `yaml:"password,omitempty" json:"password,omitempty"`
+	PasswordEnv string     `yaml:"password_env,omitempty" json:"password_env,omitempty"`
+	Token       *tokenView `yaml:"token,omitempty" json:"token,omitempty"`
+}
+
+func (u UserSpec) view() userView {
+	return userView{Pattern: u.Pattern, Start: u.Start, Password: u.Password, PasswordEnv: u.PasswordEnv, Token: u.Token.view()}
 }
 
 func (t Target) view() targetView {
@@ -242,7 +253,7 @@ func (t Target) view() targetView {
 	if len(t.Users) > 0 {
 		v.Users = make(map[string]userView, len(t.Users))
 		for k, u := range t.Users {
-			v.Users[k] = userView(u)
+			v.Users[k] = u.view()
 		}
 	}
 	return v

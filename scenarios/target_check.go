@@ -168,6 +168,9 @@ func (v validator) userSpec(path, key string, u UserSpec) {
 			v.l.add(envPath, ErrRequired, "environment variable %s is not set (or empty)", u.PasswordEnv)
 		}
 	}
+	if u.Token != nil {
+		v.token(joinPath(path, "token"), u.Token)
+	}
 }
 
 // SIPDomain is the AOR domain: SIP.Domain, else the host of SIP.WS, else
@@ -198,7 +201,8 @@ func (t *Target) Loopback() bool {
 	return len(hosts) > 0
 }
 
-// hosts lists every host the target file names: SIP, TURN and rooms.
+// hosts lists every host the target file names: SIP, TURN (and its
+// credential endpoint) and rooms.
 func (t *Target) hosts() []string {
 	var hosts []string
 	if u, err := url.Parse(t.SIP.WS); t.SIP.WS != "" && err == nil {
@@ -210,8 +214,10 @@ func (t *Target) hosts() []string {
 		}
 	}
 	hosts = append(hosts, t.turnHosts()...)
-	if h := t.roomsHost(); h != "" {
-		hosts = append(hosts, h)
+	for _, h := range []string{t.roomsHost(), t.endpointHost()} {
+		if h != "" {
+			hosts = append(hosts, h)
+		}
 	}
 	return hosts
 }

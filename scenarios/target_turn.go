@@ -28,12 +28,16 @@ import (
 //	  loopback_peers: false  # the relay allows loopback peers on purpose (test deployments)
 //	  credentials:
 //	    rest: {secret_env: TURN_SECRET, ttl: 10m}   # TURN REST (HMAC-SHA1 shared secret), or
-//	    static: {username: u, password_env: TURN_PASSWORD}
+//	    static: {username: u, password_env: TURN_PASSWORD}   # or
+//	    endpoint: {url: https://sbc.example.com/turn-credentials, auth: basic}
 type TURNTarget struct {
 	Servers     []TURNServer
 	InsecureTLS bool
 	REST        *TURNREST
 	Static      *TURNStatic
+	// Endpoint is the deployment's own credential URL, asked as a web app
+	// asks it (see CredentialEndpoint).
+	Endpoint *CredentialEndpoint
 	// LoopbackPeers says the relay allows loopback peers on purpose (a
 	// test deployment whose agents all live on loopback): attacks then
 	// leave loopback out of the deny-list probes.
@@ -94,7 +98,10 @@ func (d *decoder) turn(n *yaml.Node, t *TURNTarget) {
 		t.InsecureTLS, _ = d.boolean(v.val, "turn.insecure_tls")
 	}
 	if v, ok := f["credentials"]; ok {
-		cf := d.mapping(v.val, "turn.credentials", "rest", "static")
+		cf := d.mapping(v.val, "turn.credentials", "rest", "static", "endpoint")
+		if e, ok := cf["endpoint"]; ok {
+			t.Endpoint = d.credentialEndpoint(e.val, "turn.credentials.endpoint")
+		}
 		if r, ok := cf["rest"]; ok {
 			rf := d.mapping(r.val, "turn.credentials.rest", "secret", "secret_env", "ttl")
 			t.REST = &TURNREST{TTL: defaultRESTTTL}
@@ -158,11 +165,19 @@ func (v validator) turn(t *TURNTarget) {
 			v.l.add(joinPath(path, "tls_ca"), ErrSyntax, "no PEM certificate in it")
 		}
 	}
+	given := 0
+	for _, set := range []bool{t.REST != nil, t.Static != nil, t.Endpoint != nil} {
+		if set {
+			given++
+		}
+	}
 	switch {
-	case t.REST == nil && t.Static == nil:
-		v.l.add("turn.credentials", ErrRequired, "required: rest (a shared secret) or static (a username and password)")
-	case t.REST != nil && t.Static != nil:
-		v.l.add("turn.credentials", ErrConflict, "give rest or static, not both")
+	case given == 0:
+		v.l.add("turn.credentials", ErrRequired, "required: rest (a shared secret), static (a username and password) or endpoint (the deployment's credential URL)")
+	case given > 1:
+		v.l.add("turn.credentials", ErrConflict, "give one of rest, static and endpoint")
+	case t.Endpoint != nil:
+		v.credentialEndpoint("turn.credentials.endpoint", t.Endpoint)
 	case t.REST != nil:
 		v.secretSource("turn.credentials.rest.secret", "turn.credentials.rest.secret_env", t.REST.Secret, t.REST.SecretEnv)
 		if t.REST.TTL < time.Minute || t.REST.TTL > 48*time.Hour {
@@ -209,43 +224,47 @@ func (v validator) rooms(r *RoomsTarget) {
 
 // TURNCredentials returns a username and password for the virtual user
 // named user, valid from now: minted from the REST secret, or the static
-// user's. ok is false when the target has no TURN section.
+// user's. ok is false when the target has no TURN section or its
+// credentials come from an endpoint (see TURNSource).
 func (t *Target) TURNCredentials(user string, now time.Time) (username, password string, ok bool) {
 	switch {
 	case t.TURN == nil:
 		return "", "", false
 	case t.TURN.REST != nil:
-		secret := t.TURN.REST.Secret.Reveal()
-		if t.TURN.REST.SecretEnv != "" {
-			secret = os.Getenv(t.TURN.REST.SecretEnv)
-		}
+		secret := lookupSecret(t.TURN.REST.Secret, t.TURN.REST.SecretEnv)
 		username, password = turnload.RESTCredentials(secret, user, now.Add(t.TURN.REST.TTL))
 		return username, password, true
-	default:
-		password = t.TURN.Static.Password.Reveal()
-		if t.TURN.Static.PasswordEnv != "" {
-			password = os.Getenv(t.TURN.Static.PasswordEnv)
-		}
-		return t.TURN.Static.Username, password, true
+	case t.TURN.Static != nil:
+		return t.TURN.Static.Username, lookupSecret(t.TURN.Static.Password, t.TURN.Static.PasswordEnv), true
 	}
+	return "", "", false
 }
 
 // TURNURIs returns the target's ICE servers, TURN URIs with credentials
 // for user, and the TLS configuration for turns: (nil without a turn
-// section). With stunOnly, only its stun: and stuns: URIs.
+// section, or with a credential endpoint: see TURNSource). With stunOnly,
+// only its stun: and stuns: URIs.
 func (t *Target) TURNURIs(user string, now time.Time, stunOnly bool) ([]*stun.URI, *tls.Config, error) {
 	username, password, ok := t.TURNCredentials(user, now)
 	if !ok {
 		return nil, nil, nil
 	}
+	uris, err := t.turnURIs(username, password, stunOnly)
+	if err != nil {
+		return nil, nil, err
+	}
+	return uris, t.TURNTLS(), nil
+}
+
+// turnURIs is the target's ICE servers, the TURN ones with username and
+// password; with stunOnly, its stun: and stuns: URIs only.
+func (t *Target) turnURIs(username, password string, stunOnly bool) ([]*stun.URI, error) {
 	var uris []*stun.URI
-	pool := x509.NewCertPool()
-	withCA := false
 	for _, s := range t.TURN.Servers {
 		for _, raw := range s.URLs {
 			u, err := stun.ParseURI(raw)
 			if err != nil {
-				return nil, nil, fmt.Errorf("target %s: turn: %w", t.Name, err)
+				return nil, fmt.Errorf("target %s: turn: %w", t.Name, err)
 			}
 			relay := isTURN(u)
 			if relay && stunOnly {
@@ -256,6 +275,19 @@ func (t *Target) TURNURIs(user string, now time.Time, stunOnly bool) ([]*stun.UR
 			}
 			uris = append(uris, u)
 		}
+	}
+	return uris, nil
+}
+
+// TURNTLS is the TLS configuration for the target's turns: relays (nil
+// without a turn section).
+func (t *Target) TURNTLS() *tls.Config {
+	if t.TURN == nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	withCA := false
+	for _, s := range t.TURN.Servers {
 		if s.TLSCA != "" && pool.AppendCertsFromPEM([]byte(s.TLSCA)) {
 			withCA = true
 		}
@@ -264,7 +296,7 @@ func (t *Target) TURNURIs(user string, now time.Time, stunOnly bool) ([]*stun.UR
 	if withCA {
 		cfg.RootCAs = pool
 	}
-	return uris, cfg, nil
+	return cfg
 }
 
 func isTURN(u *stun.URI) bool {

@@ -48,9 +48,9 @@ func negotiateDirect(ctx context.Context, out, in *Leg) error {
 			l.fail(err, reports.CauseSignaling)
 			return err
 		}
-		s, err := l.e.newSession()
+		s, err := l.e.newSession(ctx)
 		if err != nil {
-			l.fail(err, reports.CauseSignaling)
+			l.fail(err, sessionCause(err))
 			return err
 		}
 		l.setSession(s)

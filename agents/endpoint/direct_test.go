@@ -2,7 +2,9 @@ package endpoint_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/agents/socket"
 	"github.com/gauntlet-rtc/gauntlet/reports"
+	"github.com/pion/stun/v4"
 )
 
 func directEndpoint(t *testing.T, ctx context.Context, src string, clock *media.Clock, policy string) *endpoint.Endpoint {
@@ -87,5 +90,45 @@ func TestFailedActionFailsTheCall(t *testing.T) {
 	}
 	if got := endpoint.WithActions(ok, acts[:1]); got.Outcome != reports.OutcomeOK {
 		t.Fatalf("all actions fine, yet %s", got.Outcome)
+	}
+}
+
+// TURNSource is asked afresh for each call, and a call whose TURN servers
+// cannot be had fails with cause ice, naming the source's error.
+func TestTURNSourcePerCall(t *testing.T) {
+	ctx := context.Background()
+	clock := runClock(t)
+	var asked int
+	fail := errors.New("credential endpoint answered 503")
+	source := func(context.Context) ([]*stun.URI, error) {
+		asked++
+		if asked > 2 {
+			return nil, fail
+		}
+		return nil, nil
+	}
+	mk := func(src string) *endpoint.Endpoint {
+		n, err := socket.New(socket.WithSourceIP(netip.MustParseAddr(src)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep, err := endpoint.New(ctx, endpoint.Config{Kind: endpoint.KindWebRTC, Direct: true, Net: n, Clock: clock,
+			Codecs: []media.Codec{media.PCMU}, TURNSource: source})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ep.Close() })
+		return ep
+	}
+	a, b := mk("127.0.9.5"), mk("127.0.9.6")
+	if res := endpoint.PlaceDirectCall(ctx, a, b, endpoint.CallSpec{ID: "src-1", Hold: 200 * time.Millisecond}); res.Outcome != reports.OutcomeOK {
+		t.Fatalf("first call: %s %s: %s", res.Outcome, res.Cause, res.Error)
+	}
+	res := endpoint.PlaceDirectCall(ctx, a, b, endpoint.CallSpec{ID: "src-2", Hold: 200 * time.Millisecond})
+	if res.Outcome == reports.OutcomeOK || res.Cause != reports.CauseICE || !strings.Contains(res.Error, fail.Error()) {
+		t.Fatalf("second call: %s %s: %q, want failed, cause ice, naming the source's error", res.Outcome, res.Cause, res.Error)
+	}
+	if asked != 3 {
+		t.Errorf("source asked %d times, want 3 (once per leg per call until it failed)", asked)
 	}
 }

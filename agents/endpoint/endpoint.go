@@ -55,6 +55,11 @@ type Config struct {
 	ICEPolicy string
 	TURN      []*stun.URI
 	TURNTLS   *tls.Config
+	// TURNSource, when set, gives each call's TURN servers in place of
+	// TURN, asked afresh for every call: time-limited credentials (TURN
+	// REST, or a deployment's credential endpoint) never go stale over a
+	// long run. A call whose source fails fails with cause ice.
+	TURNSource func(ctx context.Context) ([]*stun.URI, error)
 	// PeerConfig, when set, adjusts each webrtc leg's peer configuration
 	// last (attacks use it to offer what a browser would not).
 	PeerConfig func(*peer.Config)

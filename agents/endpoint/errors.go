@@ -10,6 +10,18 @@ import (
 // ErrDirect is returned for SIP on a direct endpoint (Config.Direct).
 var ErrDirect = errors.New("endpoint: a direct endpoint has no SIP: use PlaceDirectCall")
 
+// ErrTURNServers wraps a failure of Config.TURNSource.
+var ErrTURNServers = errors.New("endpoint: no TURN servers for the call")
+
+// sessionCause is the cause of a call whose media session could not be
+// made: ice when its TURN servers could not be had, else signaling.
+func sessionCause(err error) string {
+	if errors.Is(err, ErrTURNServers) {
+		return reports.CauseICE
+	}
+	return reports.CauseSignaling
+}
+
 var (
 	errNoCallee = errors.New("endpoint: the call never reached the callee")
 	errNoAudio  = errors.New("endpoint: no audio in either direction")

@@ -13,6 +13,7 @@ import (
 	"github.com/gauntlet-rtc/gauntlet/agents/sipua"
 	"github.com/gauntlet-rtc/gauntlet/reports"
 	"github.com/pion/rtp"
+	"github.com/pion/stun/v4"
 )
 
 // Leg is one endpoint's side of a call. Its methods are safe to call from
@@ -49,15 +50,19 @@ func (e *Endpoint) newLeg(caller bool, other string) *Leg {
 	return &Leg{e: e, caller: caller, start: time.Now(), peer: other, done: make(chan struct{}), dtmf: dtmfState{pt: -1}}
 }
 
-func (e *Endpoint) newSession() (media.Leg, error) {
+func (e *Endpoint) newSession(ctx context.Context) (media.Leg, error) {
 	if e.cfg.Kind == KindWebRTC {
+		turn, err := e.turnServers(ctx)
+		if err != nil {
+			return nil, err
+		}
 		cfg := peer.Config{
 			Net:          e.cfg.Net,
 			Certificate:  e.cert,
 			SRTPProfiles: e.cfg.SRTPProfiles,
 			Setup:        e.cfg.DTLSSetup,
 			Policy:       e.cfg.ICEPolicy,
-			TURN:         e.cfg.TURN,
+			TURN:         turn,
 			TURNTLS:      e.cfg.TURNTLS,
 			AllowRemote:  e.cfg.Net.Guard().Allow,
 			Logger:       e.log,
@@ -74,6 +79,18 @@ func (e *Endpoint) newSession() (media.Leg, error) {
 	return plainrtp.New(plainrtp.Config{Conn: conn, AllowRemote: e.cfg.Net.Guard().Allow, Logger: e.log})
 }
 
+// turnServers is the TURN servers for one call: TURNSource's, else TURN.
+func (e *Endpoint) turnServers(ctx context.Context) ([]*stun.URI, error) {
+	if e.cfg.TURNSource == nil {
+		return e.cfg.TURN, nil
+	}
+	uris, err := e.cfg.TURNSource(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTURNServers, err)
+	}
+	return uris, nil
+}
+
 // Dial calls to (a user part or a URI) and returns once media flows toward
 // the far end, or the call failed: the Leg is never nil; check Err.
 func (e *Endpoint) Dial(ctx context.Context, to string) *Leg {
@@ -81,9 +98,9 @@ func (e *Endpoint) Dial(ctx context.Context, to string) *Leg {
 	if e.ua == nil {
 		return l.fail(ErrDirect, reports.CauseSignaling)
 	}
-	sess, err := e.newSession()
+	sess, err := e.newSession(ctx)
 	if err != nil {
-		return l.fail(err, reports.CauseSignaling)
+		return l.fail(err, sessionCause(err))
 	}
 	l.setSession(sess)
 	offer, err := sess.Offer(ctx, e.offerCodecs())
@@ -129,10 +146,10 @@ func (e *Endpoint) Accept(ctx context.Context) *Leg {
 		return l.fail(sipua.ErrClosed, reports.CauseUnreachable)
 	}
 	l.peer = inv.From
-	sess, err := e.newSession()
+	sess, err := e.newSession(ctx)
 	if err != nil {
 		_ = inv.Reject(500, "Server Internal Error")
-		return l.fail(err, reports.CauseSignaling)
+		return l.fail(err, sessionCause(err))
 	}
 	l.setSession(sess)
 	answer, codec, err := sess.Answer(ctx, inv.Offer, e.cfg.Codecs)

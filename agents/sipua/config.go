@@ -46,6 +46,13 @@ type Config struct {
 	// which only works when Server is on loopback.
 	LocalIP   netip.Addr
 	TLSConfig *tls.Config // wss; nil: Go's defaults
+	// Token, when set, gives the bearer token (RFC 6750) each WebSocket
+	// upgrade carries: in an Authorization header, or with TokenInQuery in
+	// an access_token query parameter (browsers cannot set headers on a
+	// WebSocket). It is called once per connection, so a short-lived
+	// token is fresh. ws and wss only.
+	Token        func(ctx context.Context) (string, error)
+	TokenInQuery bool
 
 	UserAgent string       // User-Agent header; default "Gauntlet/<Version>"
 	Logger    *slog.Logger // default: discard

@@ -115,7 +115,11 @@ func dialWS(ctx context.Context, cfg Config) (*wsTransport, string, error) {
 			return c, err
 		},
 	}
-	conn, br, hs, err := d.Dial(ctx, cfg.Server)
+	server, err := withToken(ctx, cfg, &d)
+	if err != nil {
+		return nil, "", err
+	}
+	conn, br, hs, err := d.Dial(ctx, server)
 	switch {
 	case dialErr != nil:
 		return nil, "", fmt.Errorf("sipua: connect to %s (%s): %w: %w", dialAddr, cfg.Server, ErrUnreachable, dialErr)

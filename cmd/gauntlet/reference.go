@@ -67,6 +67,9 @@ func cmdReference(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 	fmt.Fprintf(stdout, "# the reference is running; target file:\n%s", target)
+	if u := ref.Gateway().HTTPURL(); u != "" {
+		fmt.Fprintf(stderr, "gauntlet reference: metrics at %s/metrics, TURN credentials at %s/turn-credentials\n", u, u)
+	}
 	fmt.Fprintln(stderr, "gauntlet reference: running until interrupted (Ctrl-C)")
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "gauntlet reference: draining")
