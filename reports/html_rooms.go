@@ -40,7 +40,7 @@ func newHTMLRooms(r *RoomsSummary, held map[string]bool) *htmlRooms {
 	}
 	tile("Room relay ratio", percent(r.ICE.RelayRatio), relaySub, "rooms.ice.relay_ratio")
 	tile("Join p95", millis(r.JoinMS.P95), "p50 "+millis(r.JoinMS.P50), "rooms.join_ms.p50", "rooms.join_ms.p95")
-	tile("First audio p95", millis(r.FirstAudioMS.P95), "join to audio from all · p50 "+millis(r.FirstAudioMS.P50),
+	tile("First audio p95", millis(r.FirstAudioMS.P95), "slowest leg, to audio · p50 "+millis(r.FirstAudioMS.P50),
 		"rooms.first_audio_ms.p50", "rooms.first_audio_ms.p95")
 	tile("Room MOS p50", fixed(r.MOS.P50, 2), fmt.Sprintf("p5 %s · over %d participants", fixed(r.MOS.P5, 2), r.MOS.N),
 		"rooms.mos.p50", "rooms.mos.p5")
@@ -55,7 +55,7 @@ func newHTMLRooms(r *RoomsSummary, held map[string]bool) *htmlRooms {
 	m := r.Media
 	v.Dists = []htmlDist{
 		msDist("Join (request to joined)", r.JoinMS),
-		msDist("First audio (join to audio from every other)", r.FirstAudioMS),
+		msDist("First audio (slowest leg, from its start to audio)", r.FirstAudioMS),
 		{Name: "Loss (%), per direction", N: m.LossPct.N, P50: fixed(m.LossPct.P50, 2), P95: fixed(m.LossPct.P95, 2)},
 		msDist("Jitter, per direction", m.JitterMS),
 		msDist("One-way delay, per direction", m.DelayMS),

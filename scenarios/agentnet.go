@@ -146,6 +146,22 @@ func (r *runner) expectation(a, b Population) (ice reports.ICE, ok bool) {
 	return ice, true
 }
 
+// roomExpectation is what the NAT pairing table says a participant of
+// rooms population p must end in, with its NAT type and its peers' (the
+// same: a room's participants are all of p); ok is false when the run
+// emulates no NAT for p, as for calls, or when p offers every candidate
+// (ice_policy: all), where the participant's side of the pair depends on
+// what the service's candidate filter lets through. Relay-only
+// participants reach the relay the rooms service hands out over UDP, or
+// over TCP behind udp-blocked (tcp-one-port is refused by Check).
+func roomExpectation(p Population) (ice reports.ICE, ok bool) {
+	if p.NAT == "" || p.RoomICEPolicy() != ICEPolicyRelay {
+		return ice, false
+	}
+	n := orOpen(p.NAT)
+	return reports.ICE{NAT: string(n), PeerNAT: string(n), Expected: string(relayOnly(n, n, nat.TURNAll))}, true
+}
+
 // relayOnly is the outcome when a side may use relay candidates only: a
 // relay if its relays are reachable at all, else failure.
 func relayOnly(a, b nat.Type, mode nat.TURN) nat.Outcome {

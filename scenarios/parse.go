@@ -52,7 +52,7 @@ var fields = map[string][]string{
 	"population":   {"name", "kind", "count", "share", "codecs", "srtp_profiles", "dtls_setup", "ice_policy", "nat", "turn", "signaling", "network", "transport"},
 	"network":      append([]string{"direction", "schedule"}, netProfileFields...),
 	"network_step": append([]string{"at", "for"}, netProfileFields...),
-	"flow":         {"name", "from", "to", "weight", "hold", "hangup", "actions", "room_size"},
+	"flow":         {"name", "from", "to", "weight", "hold", "hangup", "actions", "room_size", "join_spread"},
 	"action":       {"at", "do", "for", "digits", "by"},
 	"hold":         {"min", "max"},
 	"load":         {"calls", "concurrency", "rate", "duration", "stages", "max_duration"},
@@ -185,6 +185,9 @@ func (d *decoder) flow(n *yaml.Node, path string, fl *Flow) {
 	}
 	if v, ok := f["room_size"]; ok {
 		fl.RoomSize = d.smallInt(v.val, joinPath(path, "room_size"))
+	}
+	if v, ok := f["join_spread"]; ok {
+		fl.JoinSpread, _ = d.duration(v.val, joinPath(path, "join_spread"))
 	}
 }
 

@@ -177,6 +177,11 @@ func TestBadScenarios(t *testing.T) {
 			`9:5: populations[0].dtls_setup: room participants offer a=setup:actpass; leave dtls_setup out`,
 			`16:5: flows[0].actions: mid-call actions use SIP re-INVITEs; room participants have no SIP`,
 		}, ErrConflict},
+		{"room-join-spread", []string{
+			`8:67: flows[0].join_spread: must be >= 0 (0: each joins as soon as the one before is in), got -1s`,
+			`9:82: flows[1].join_spread: 3s is longer than the shortest hold (2s): a room would take longer to fill than it is held`,
+			`10:57: flows[2].join_spread: join_spread spreads the joins of a room's participants; this flow places calls`,
+		}, ErrRange},
 		{"unknown-signaling", []string{`4:43: populations[0].signaling: unknown signaling "room" (did you mean "rooms"?); known: "sip", "direct", "rooms"`}, ErrUnknownName},
 		{"multiple", []string{
 			`6:5: populations[0].count: must be >= 1, got 0`,

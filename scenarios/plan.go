@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,6 +32,11 @@ type PlannedCall struct {
 	// Participants are a room's, in the order they join (the first
 	// creates it); nil for a call.
 	Participants []Endpoint
+	// JoinAt is when each participant joins, from the room's setup start
+	// (JoinAt[0] is 0, the others in ascending order within the flow's
+	// join_spread); nil when the flow has none: each joins as soon as the
+	// one before is in.
+	JoinAt []time.Duration
 }
 
 // IsRoom reports whether the unit is a room.
@@ -42,7 +48,15 @@ func (c PlannedCall) String() string {
 		for i, e := range c.Participants {
 			names[i] = e.String()
 		}
-		return fmt.Sprintf("%s %s room of %d: %s hold=%s hangup=%s", c.ID, c.Flow, len(names), strings.Join(names, " + "), c.Hold, c.Hangup)
+		joins := ""
+		if c.JoinAt != nil {
+			at := make([]string, len(c.JoinAt))
+			for i, d := range c.JoinAt {
+				at[i] = d.String()
+			}
+			joins = " join=" + strings.Join(at, ",")
+		}
+		return fmt.Sprintf("%s %s room of %d: %s hold=%s hangup=%s%s", c.ID, c.Flow, len(names), strings.Join(names, " + "), c.Hold, c.Hangup, joins)
 	}
 	return fmt.Sprintf("%s %s %s -> %s hold=%s hangup=%s", c.ID, c.Flow, c.Caller, c.Callee, c.Hold, c.Hangup)
 }
@@ -54,6 +68,11 @@ const holdStep = time.Millisecond
 // seedStream is the PCG stream used for plans ("gauntlet"), so that the
 // seed alone fixes the plan.
 const seedStream = 0x6761756e746c6574
+
+// joinStream is the PCG stream of rooms' join offsets ("joinsprd"): a
+// stream of its own, so that giving a flow a join_spread leaves every
+// hold time of the plan as it was.
+const joinStream = 0x6a6f696e73707264
 
 // Plan lays out every call of a valid scenario, deterministically: the same
 // scenario and seed give the same plan.
@@ -68,6 +87,10 @@ const seedStream = 0x6761756e746c6574
 //     draw per call from a PCG generator seeded with seed.
 //   - A room flow's unit takes its room_size users of the population in
 //     turn from the same cursor, so a room never holds a user twice.
+//   - With a join_spread, a room's participants after the first join at
+//     offsets drawn uniformly in [0, join_spread] in steps of 1ms (one
+//     draw each, from a second PCG stream of the same seed), sorted so
+//     that they still join in order.
 //
 // Plan does not validate: flows with a weight below 1 or naming a missing
 // population are left out, and a scenario with none left plans nothing.
@@ -89,6 +112,7 @@ type Planner struct {
 	flows  []*flowState
 	total  int
 	rng    *rand.Rand
+	joins  *rand.Rand // join offsets: a stream apart from the holds'
 	cursor map[string]int
 	n      int
 }
@@ -102,7 +126,11 @@ type flowState struct {
 // NewPlanner returns a planner for the scenario, or nil when no flow can
 // place a call.
 func NewPlanner(s *Scenario, seed int64) *Planner {
-	p := &Planner{rng: rand.New(rand.NewPCG(uint64(seed), seedStream)), cursor: map[string]int{}}
+	p := &Planner{
+		rng:    rand.New(rand.NewPCG(uint64(seed), seedStream)),
+		joins:  rand.New(rand.NewPCG(uint64(seed), joinStream)),
+		cursor: map[string]int{},
+	}
 	for _, f := range s.Flows {
 		from, okFrom := s.Population(f.From)
 		to, okTo := s.Population(f.To)
@@ -174,9 +202,24 @@ func (p *Planner) nextRoom(fs *flowState, n int) PlannedCall {
 		Hold:         drawHold(fs.flow.Hold, p.rng.Uint64()),
 		Hangup:       fs.flow.Hangup,
 		Participants: parts,
+		JoinAt:       p.joinOffsets(fs.flow.JoinSpread, n),
 	}
 	p.n++
 	return c
+}
+
+// joinOffsets draws when each of a room's n participants joins within
+// spread: 0 for the creator, the others sorted; nil for no spread.
+func (p *Planner) joinOffsets(spread time.Duration, n int) []time.Duration {
+	if spread <= 0 {
+		return nil
+	}
+	at := make([]time.Duration, n)
+	for i := 1; i < n; i++ {
+		at[i] = drawHold(Hold{Max: spread}, p.joins.Uint64())
+	}
+	slices.Sort(at[1:])
+	return at
 }
 
 // drawHold maps a uniform 64-bit draw onto [h.Min, h.Max] in holdStep

@@ -61,12 +61,14 @@ func (p *populations) anyEndpoint() bool {
 }
 
 // room runs one planned room and returns one record per participant: the
-// first participant creates the room, each joins in turn once the one
-// before is in (the newcomer offers to those already there), all wait
-// for a leg with every other to carry media, within the setup timeout;
-// the room is held, then they leave in the order the flow's hangup says,
-// within the teardown timeout. When ctx ends early they leave at once and
-// the records say what was measured until then.
+// first participant creates the room, each joins in turn (the newcomer
+// offers to those already there) once the one before is in and its
+// planned join time has come, all wait for a leg with every other to
+// carry media, each within the setup timeout of its own join time (see
+// setUpRoom); the room is held, then they leave in the order the flow's
+// hangup says, within the teardown timeout. From setup to leaving, the
+// participants' legs are in the per-second series. When ctx ends early
+// they leave at once and the records say what was measured until then.
 func (r *runner) room(ctx context.Context, pc PlannedCall) []reports.Result {
 	start := time.Now()
 	pop, _ := r.cfg.Scenario.Population(pc.Caller.Population)
@@ -103,9 +105,12 @@ func (r *runner) room(ctx context.Context, pc PlannedCall) []reports.Result {
 		parts = append(parts, p)
 	}
 
-	setupCtx, cancelSetup := context.WithTimeout(ctx, t.Setup)
-	id, joined, waitErrs, setupErr := setUpRoom(setupCtx, parts)
-	cancelSetup()
+	members := make([]roomMember, len(parts))
+	for i, p := range parts {
+		members[i] = p
+	}
+	r.live.addRoom(pc.ID, members)
+	id, joined, waitErrs, setupErr := setUpRoom(ctx, parts, joinPlan{start: time.Now(), at: pc.JoinAt, setup: t.Setup})
 	if setupErr == nil {
 		timer := time.NewTimer(pc.Hold)
 		select {
@@ -114,6 +119,7 @@ func (r *runner) room(ctx context.Context, pc PlannedCall) []reports.Result {
 		}
 		timer.Stop()
 	}
+	r.live.removeRoom(pc.ID)
 	tctx, cancelTeardown := context.WithTimeout(context.WithoutCancel(ctx), t.Teardown)
 	for _, i := range leaveOrder(len(parts), pc.Hangup) {
 		if err := parts[i].Leave(tctx); err != nil {
@@ -149,33 +155,92 @@ func (r *runner) room(ctx context.Context, pc PlannedCall) []reports.Result {
 		if ctx.Err() != nil && res.Outcome != reports.OutcomeOK && res.Cause != reports.CauseMedia {
 			res.Cause = reports.CauseCanceled
 		}
+		if want, ok := roomExpectation(pop); ok {
+			res.ICE.NAT, res.ICE.PeerNAT, res.ICE.Expected = want.NAT, want.PeerNAT, want.Expected
+		}
 	}
 	return out
 }
 
+// joinPlan is when a room's participants join: at their offsets from
+// start (none: all due at start, each joining as soon as the one before
+// is in), each with setup to be in and have its legs up.
+type joinPlan struct {
+	start time.Time
+	at    []time.Duration
+	setup time.Duration
+}
+
+// due is when participant i's join is due.
+func (j joinPlan) due(i int) time.Time {
+	if i < len(j.at) {
+		return j.start.Add(j.at[i])
+	}
+	return j.start
+}
+
+// deadline is when participant i's setup must be done: setup after its
+// join was due, however long the room took to get there.
+func (j joinPlan) deadline(i int) time.Time { return j.due(i).Add(j.setup) }
+
 // setUpRoom creates the room with the first participant and lets each
-// join in turn, then waits for every participant's legs with all the
-// others. joined is the index of the last participant that tried to join;
-// waitErrs holds each participant's wait for its legs.
-func setUpRoom(ctx context.Context, parts []*room.Participant) (id string, joined int, waitErrs []error, err error) {
+// join in turn, when its join is due and the one before is in, then
+// waits for every participant's legs with all the others. Creating and
+// each join must end by the joining participant's deadline (setup from
+// when its join was due, so a join spread never eats it), and the wait
+// for the legs by the last participant's deadline: a participant's last
+// legs are with the last to join, whose setup they are part of (each
+// leg's own negotiation is bounded by setup too, in the room agent).
+// Back to back (no offsets) every deadline is setup after the start, as
+// one timeout for the whole room. joined is the index of the last
+// participant that tried to join; waitErrs holds each participant's wait
+// for its legs.
+func setUpRoom(ctx context.Context, parts []*room.Participant, plan joinPlan) (id string, joined int, waitErrs []error, err error) {
 	waitErrs = make([]error, len(parts))
-	id, err = parts[0].Create(ctx)
+	cctx, cancel := context.WithDeadline(ctx, plan.deadline(0))
+	id, err = parts[0].Create(cctx)
+	cancel()
 	if err != nil {
 		return "", 0, waitErrs, fmt.Errorf("creating the room: %w", err)
 	}
 	for i, p := range parts {
+		if err := waitUntil(ctx, plan.due(i)); err != nil {
+			return id, i - 1, waitErrs, fmt.Errorf("participant %d waiting for its join time: %w", i+1, err)
+		}
 		joined = i
-		if err := p.Join(ctx, id); err != nil {
+		jctx, cancel := context.WithDeadline(ctx, plan.deadline(i))
+		err := p.Join(jctx, id)
+		cancel()
+		if err != nil {
 			return id, i, waitErrs, fmt.Errorf("participant %d joining: %w", i+1, err)
 		}
 	}
+	wctx, cancel := context.WithDeadline(ctx, plan.deadline(len(parts)-1))
+	defer cancel()
 	for i, p := range parts {
-		waitErrs[i] = p.WaitPeers(ctx, len(parts)-1)
+		waitErrs[i] = p.WaitPeers(wctx, len(parts)-1)
 		if waitErrs[i] != nil && err == nil {
 			err = waitErrs[i]
 		}
 	}
 	return id, joined, waitErrs, err
+}
+
+// waitUntil returns at t, or with ctx's error when ctx ends first; at
+// once when t has passed.
+func waitUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // leaveOrder is who leaves when: hangup caller, the creator first and

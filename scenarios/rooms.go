@@ -71,6 +71,13 @@ func (v validator) roomFlow(path string, f Flow, from, to Population, fromOK, to
 	if len(f.Actions) > 0 {
 		v.l.add(joinPath(path, "actions"), ErrUnsupported, "mid-call actions use SIP re-INVITEs; room participants have no SIP")
 	}
+	spreadPath := joinPath(path, "join_spread")
+	switch {
+	case f.JoinSpread < 0:
+		v.l.add(spreadPath, ErrRange, "must be >= 0 (0: each joins as soon as the one before is in), got %s", f.JoinSpread)
+	case f.Hold.Min > 0 && f.JoinSpread > f.Hold.Min:
+		v.l.add(spreadPath, ErrRange, "%s is longer than the shortest hold (%s): a room would take longer to fill than it is held", f.JoinSpread, f.Hold.Min)
+	}
 }
 
 // RoomConfig is the configuration of a participant of rooms population p

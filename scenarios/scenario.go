@@ -193,6 +193,11 @@ type Flow struct {
 	// RoomSize, when not 0, makes the flow's units rooms of that many
 	// participants (MinRoomSize..MaxRoomSize).
 	RoomSize int
+	// JoinSpread (rooms only) spreads the joins of a room's participants
+	// after the creator over this window, each at an offset drawn with the
+	// seed, still in order; 0 joins them back to back. Each participant's
+	// setup timeout counts from the time its join is due.
+	JoinSpread time.Duration
 }
 
 // Hold is how long a call stays up once connected: uniform in [Min, Max]
@@ -335,6 +340,8 @@ func (s *Scenario) File() string { return s.src.fileName() }
 //
 //	register + (calls-1)/rate + ceil(calls/concurrency) * (setup + max hold + teardown)
 //
+// where a room flow's hold counts its join_spread too (the last
+// participant's setup starts that late).
 // rounded up to the second. The runner should say which one it used.
 func (s *Scenario) RunLimit() (limit time.Duration, computed bool) {
 	if s.Load.MaxDuration > 0 {
@@ -342,7 +349,7 @@ func (s *Scenario) RunLimit() (limit time.Duration, computed bool) {
 	}
 	maxHold := time.Duration(0)
 	for _, f := range s.Flows {
-		maxHold = max(maxHold, f.Hold.Max)
+		maxHold = max(maxHold, satAdd(f.Hold.Max, max(f.JoinSpread, 0)))
 	}
 	perCall := satAdd(satAdd(s.Timeouts.Setup, maxHold), s.Timeouts.Teardown)
 	if w := s.Load.Window(); w > 0 && s.Load.Calls == 0 {

@@ -245,6 +245,9 @@ func (v validator) flow(path string, f Flow, s *Scenario) {
 	}
 	if !isRoom {
 		v.actions(path, f, from, to, fromOK && toOK)
+		if f.JoinSpread != 0 || v.given(joinPath(path, "join_spread")) {
+			v.l.add(joinPath(path, "join_spread"), ErrConflict, "join_spread spreads the joins of a room's participants; this flow places calls (a room flow gives room_size)")
+		}
 	}
 }
 

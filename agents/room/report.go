@@ -92,7 +92,7 @@ func result(size int, r Report, all map[string]*Report) reports.Result {
 		res.Phases.SignalingMS = room.JoinMS
 	}
 	res.ICE = reports.ICE{Policy: r.Policy, SDPExchanged: len(r.Peers) > 0, Connected: len(r.Peers) > 0, Relay: len(r.Peers) > 0}
-	var firstAudio time.Time
+	var firstAudio time.Duration // the slowest leg's time to audio
 	heardAll := true
 	var failure error
 	failCause := ""
@@ -141,9 +141,10 @@ func result(size int, r Report, all map[string]*Report) reports.Result {
 			room.Peers++
 		}
 		if first := pr.Recv.FirstArrival; !first.IsZero() {
-			if first.After(firstAudio) {
-				firstAudio = first
-			}
+			// Time to audio on this leg counts from when it could first
+			// start: this participant's join, or the newcomer's arrival
+			// that set the leg up, so a spread of joins is not counted.
+			firstAudio = max(firstAudio, first.Sub(later(pr.Start, r.Start)))
 			if !pr.Connected.IsZero() {
 				res.Phases.FirstMediaMS = max(res.Phases.FirstMediaMS, ms(max(first.Sub(pr.Connected), 0)))
 			}
@@ -154,8 +155,8 @@ func result(size int, r Report, all map[string]*Report) reports.Result {
 			res.OneWayAudio = true
 		}
 	}
-	if heardAll && !firstAudio.IsZero() {
-		room.FirstAudioMS = ms(firstAudio.Sub(r.Start))
+	if heardAll && len(r.Peers) > 0 {
+		room.FirstAudioMS = ms(firstAudio)
 		res.Phases.TotalMS = room.FirstAudioMS
 	}
 	res.NoAudio = len(r.Peers) > 0 && room.Peers == 0 && res.ICE.Connected
@@ -235,3 +236,11 @@ func DescribeLeak(l reports.Leak) string {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// later is the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
