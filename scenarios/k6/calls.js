@@ -1,14 +1,21 @@
 // Gauntlet calls from k6, for load one machine cannot give: build the k6
 // binary with the extension (go build -o k6-gauntlet ./cmd/k6), point it at
-// a target file, and run it on as many machines as needed, each with its
-// own OFFSET so that no two machines log in as the same users:
+// a target file, and run it:
+//
+//   TARGET=target.yaml ./k6-gauntlet run scenarios/k6/calls.js
+//
+// Spread over machines as one test (k6-operator's TestRun, or k6 run
+// --execution-segment on each machine), k6 numbers the VUs across the
+// test and no two machines log in as the same users. Machines started as
+// separate tests need an OFFSET each instead:
 //
 //   OFFSET=0   ./k6-gauntlet run scenarios/k6/calls.js
 //   OFFSET=500 ./k6-gauntlet run scenarios/k6/calls.js   (on the second machine)
 //
 // Each VU is a browser-like agent and a desk phone (users OFFSET+n-1 of
-// the target's webrtc and sip entries) placing real DTLS-SRTP calls through
-// the target; every call feeds the gauntlet_* metrics below.
+// the target's webrtc and sip entries, n the VU's number in the test)
+// placing real DTLS-SRTP calls through the target; every call feeds the
+// gauntlet_* metrics below.
 import gauntlet from "k6/x/gauntlet";
 
 const target = gauntlet.open(__ENV.TARGET || "target.yaml", { offset: Number(__ENV.OFFSET || 0) });

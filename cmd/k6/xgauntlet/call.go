@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.k6.io/k6/js/modules"
+	"go.k6.io/k6/lib"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/endpoint"
 	"github.com/gauntlet-rtc/gauntlet/reports"
@@ -47,7 +48,7 @@ func (h *Handle) Call(opts *CallOptions) (map[string]any, error) {
 		return nil, fmt.Errorf("gauntlet: setup: %w", err)
 	}
 	ctx := h.vu.Context()
-	p, err := h.t.pairFor(ctx, h.offset+int(state.VUID)-1)
+	p, err := h.t.pairFor(ctx, h.offset+vuIndex(state))
 	if err != nil {
 		return nil, err
 	}
@@ -84,4 +85,15 @@ func record(r reports.Result) (map[string]any, error) {
 	}
 	var m map[string]any
 	return m, json.Unmarshal(b, &m)
+}
+
+// vuIndex is the VU's 0-based index across the whole test: k6 numbers VUs
+// across instances when a test is split into execution segments (k6
+// operator, --execution-segment), so machines of one run take distinct
+// users without offsets; a lone instance numbers them the same way.
+func vuIndex(state *lib.State) int {
+	if state.VUIDGlobal > 0 {
+		return int(state.VUIDGlobal) - 1
+	}
+	return int(state.VUID) - 1
 }

@@ -14,9 +14,11 @@
 //	}
 //	export function teardown() { target.close(); }
 //
-// VU n takes user n-1 of the target's webrtc and sip users entries; with
-// gauntlet.open("target.yaml", {offset: 1000}) user 1000+n-1, to keep
-// several k6 machines against one deployment apart.
+// VU n of the test takes user n-1 of the target's webrtc and sip users
+// entries. k6 numbers VUs across the whole test when it is split into
+// execution segments (k6-operator does that), so the machines of one run
+// never share users; machines started as separate tests are kept apart
+// with gauntlet.open("target.yaml", {offset: 1000}): user 1000+n-1.
 package xgauntlet
 
 import (

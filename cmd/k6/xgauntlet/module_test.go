@@ -59,13 +59,14 @@ func TestCallFromAScript(t *testing.T) {
 
 	samples := make(chan metrics.SampleContainer, 64)
 	registry := metrics.NewRegistry()
-	rt.MoveToVUContext(&lib.State{VUID: 1, Samples: samples, Tags: lib.NewVUStateTags(registry.RootTagSet())})
+	// VU 1 of this instance, VU 3 of the test (a second execution segment).
+	rt.MoveToVUContext(&lib.State{VUID: 1, VUIDGlobal: 3, Samples: samples, Tags: lib.NewVUStateTags(registry.RootTagSet())})
 	v, err := rt.VU.Runtime().RunString(`var r = target.call({hold: "500ms"}); [r.outcome, r.from, r.media.length].join(" ")`)
 	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
-	if got := v.String(); got != "ok web1010 2" {
-		t.Fatalf("record: %q, want an ok call from web1010 (offset 10, VU 1) with two directions", got)
+	if got := v.String(); got != "ok web1012 2" {
+		t.Fatalf("record: %q, want an ok call from web1012 (offset 10, VU 3 of the test) with two directions", got)
 	}
 	if _, err := rt.VU.Runtime().RunString(`gauntlet.open("target.yaml")`); err == nil {
 		t.Fatal("open outside the init context worked")
