@@ -29,7 +29,7 @@ func (t *Target) AttackEnv(ctx context.Context, clock *media.Clock, log *slog.Lo
 		return nil, err
 	}
 	env := &attack.Env{CaptureDir: captureDir, Log: log}
-	env.SIP = attack.SIPEnv{Domain: t.SIPDomain(), WS: t.SIP.WS, InsecureTLS: t.SIP.InsecureTLS, UDP: t.SIP.UDP}
+	env.SIP = attack.SIPEnv{Domain: t.SIPDomain(), WS: t.SIP.WS, InsecureTLS: t.SIP.InsecureTLS, UDP: t.SIP.UDP, TCP: t.SIP.TCP, TLS: t.SIP.TLS}
 	// The first user of each kind is the known account attacks such as
 	// sip-enumeration compare against; the agents start after it.
 	for _, k := range []Kind{KindWebRTC, KindSIP} {

@@ -109,7 +109,11 @@ func (c *Capture) Write(t time.Time, src, dst netip.AddrPort, payload []byte) {
 	if c == nil {
 		return
 	}
-	pkt := udpPacket(src, dst, payload)
+	c.writePacket(t, udpPacket(src, dst, payload))
+}
+
+// writePacket records one IP packet taken at t.
+func (c *Capture) writePacket(t time.Time, pkt []byte) {
 	var h [16]byte
 	binary.LittleEndian.PutUint32(h[0:], uint32(t.Unix()))
 	binary.LittleEndian.PutUint32(h[4:], uint32(t.Nanosecond()))
@@ -167,32 +171,39 @@ func addrPort(a net.Addr) netip.AddrPort {
 // (IPv6 when either address is; checksums left zero, which readers accept
 // for a capture).
 func udpPacket(src, dst netip.AddrPort, payload []byte) []byte {
-	udpLen := 8 + len(payload)
-	s, d := src.Addr().Unmap(), dst.Addr().Unmap()
+	var udp [8]byte
+	binary.BigEndian.PutUint16(udp[0:], src.Port())
+	binary.BigEndian.PutUint16(udp[2:], dst.Port())
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
+	return ipPacket(17, src.Addr(), dst.Addr(), udp[:], payload)
+}
+
+// ipPacket builds an IP packet of protocol proto from src to dst carrying
+// the transport header and payload: IPv4 when both addresses are, else
+// IPv6.
+func ipPacket(proto byte, src, dst netip.Addr, header, payload []byte) []byte {
+	l4 := len(header) + len(payload)
+	s, d := src.Unmap(), dst.Unmap()
 	var ip []byte
 	if s.Is4() && d.Is4() {
-		ip = make([]byte, 20, 20+udpLen)
+		ip = make([]byte, 20, 20+l4)
 		ip[0] = 0x45
-		binary.BigEndian.PutUint16(ip[2:], uint16(20+udpLen))
-		ip[8], ip[9] = 64, 17
+		binary.BigEndian.PutUint16(ip[2:], uint16(20+l4))
+		ip[8], ip[9] = 64, proto
 		s4, d4 := s.As4(), d.As4()
 		copy(ip[12:], s4[:])
 		copy(ip[16:], d4[:])
 		binary.BigEndian.PutUint16(ip[10:], ipv4Checksum(ip))
 	} else {
-		ip = make([]byte, 40, 40+udpLen)
+		ip = make([]byte, 40, 40+l4)
 		ip[0] = 0x60
-		binary.BigEndian.PutUint16(ip[4:], uint16(udpLen))
-		ip[6], ip[7] = 17, 64
+		binary.BigEndian.PutUint16(ip[4:], uint16(l4))
+		ip[6], ip[7] = proto, 64
 		s16, d16 := s.As16(), d.As16()
 		copy(ip[8:], s16[:])
 		copy(ip[24:], d16[:])
 	}
-	var udp [8]byte
-	binary.BigEndian.PutUint16(udp[0:], src.Port())
-	binary.BigEndian.PutUint16(udp[2:], dst.Port())
-	binary.BigEndian.PutUint16(udp[4:], uint16(udpLen))
-	return append(append(ip, udp[:]...), payload...)
+	return append(append(ip, header...), payload...)
 }
 
 func ipv4Checksum(h []byte) uint16 {

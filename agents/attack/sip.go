@@ -4,8 +4,9 @@ package attack
 type SIPEnv struct {
 	Domain      string
 	WS          string // ws:// or wss:// URL
-	InsecureTLS bool
+	InsecureTLS bool   // accept a wss or SIP TLS certificate that does not verify
 	UDP         string // host:port
+	TCP, TLS    string // host:port of SIP over TCP and over TLS
 	// Users are accounts that exist on the target, with their passwords.
 	Users []Credential
 }
@@ -13,7 +14,7 @@ type SIPEnv struct {
 // Credential is a user name and its password.
 type Credential struct{ User, Password string }
 
-func (s SIPEnv) configured() bool { return s.WS != "" || s.UDP != "" }
+func (s SIPEnv) configured() bool { return s.WS != "" || s.UDP != "" || s.TCP != "" || s.TLS != "" }
 
 // sipAttacks are the attacks on SIP signaling.
 func sipAttacks() []Attack {

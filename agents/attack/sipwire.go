@@ -79,17 +79,25 @@ func (p *sipPort) uri(user string) sip.Uri {
 // address, a fresh branch), From with a tag, To, a fresh Call-ID, CSeq 1,
 // Max-Forwards 70, Content-Length 0.
 func (p *sipPort) request(method sip.RequestMethod, ruri sip.Uri, from, to string) *sip.Request {
+	return newRequest(method, ruri, "UDP", p.local.IP.String(), p.local.Port, p.uri(from), p.uri(to))
+}
+
+// newRequest builds an out-of-dialog request sent over transport (as the
+// Via names it: UDP, TCP, TLS, WS, WSS) from host:port: Via with a fresh
+// branch, From with a tag, To, a fresh Call-ID, CSeq 1, Max-Forwards 70,
+// Content-Length 0.
+func newRequest(method sip.RequestMethod, ruri sip.Uri, transport, host string, port int, from, to sip.Uri) *sip.Request {
 	req := sip.NewRequest(method, ruri)
-	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP",
-		Host: p.local.IP.String(), Port: p.local.Port, Params: sip.NewParams()}
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: transport,
+		Host: host, Port: port, Params: sip.NewParams()}
 	via.Params.Add("branch", sip.GenerateBranch())
-	fromH := &sip.FromHeader{Address: p.uri(from), Params: sip.NewParams()}
+	fromH := &sip.FromHeader{Address: from, Params: sip.NewParams()}
 	fromH.Params.Add("tag", strings.ToLower(rand.Text()[:10]))
 	callID := sip.CallIDHeader(rand.Text())
 	maxFwd := sip.MaxForwardsHeader(70)
 	req.AppendHeader(via)
 	req.AppendHeader(fromH)
-	req.AppendHeader(&sip.ToHeader{Address: p.uri(to), Params: sip.NewParams()})
+	req.AppendHeader(&sip.ToHeader{Address: to, Params: sip.NewParams()})
 	req.AppendHeader(&callID)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: method})
 	req.AppendHeader(&maxFwd)
@@ -237,15 +245,24 @@ func answers(res *sip.Response, req *sip.Request) bool {
 // 17.1.1.3 for non-2xx: same branch; 13.2.2.4 for 2xx: a new one, followed
 // by a BYE, best effort: a call an attack set up by accident is ended).
 func (p *sipPort) acknowledge(inv *sip.Request, res *sip.Response) {
+	for _, m := range closing(inv, res) {
+		_ = p.send(m)
+	}
+}
+
+// closing returns what ends the transaction (and call) an INVITE's final
+// answer res leaves: the ACK, and after a 2xx a BYE.
+func closing(inv *sip.Request, res *sip.Response) [][]byte {
 	ack := inDialog(inv, res, sip.ACK, inv.CSeq().SeqNo)
 	if res.IsSuccess() {
 		via := ack.Via()
 		via.Params.Add("branch", sip.GenerateBranch())
 	}
-	_ = p.send([]byte(ack.String()))
+	out := [][]byte{[]byte(ack.String())}
 	if res.IsSuccess() {
-		_ = p.send([]byte(inDialog(inv, res, sip.BYE, inv.CSeq().SeqNo+1).String()))
+		out = append(out, []byte(inDialog(inv, res, sip.BYE, inv.CSeq().SeqNo+1).String()))
 	}
+	return out
 }
 
 // inDialog builds a request of method within the dialog (or transaction)

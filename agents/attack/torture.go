@@ -28,39 +28,85 @@ const fixTorture = "Make the SIP parser and its read loop survive any datagram: 
 	"when it is a request that says where to answer (Via, From, To, Call-ID, CSeq), else dropped, and the listener reads on " +
 	"(RFC 3261 16.3, 18.3; RFC 4475). Fuzz the parser with the RFC 4475 messages and their mutations."
 
-// Torture sends the RFC 4475 torture messages over UDP to the target's
-// SIP port, each from a source address of its own, and after each one
-// checks that the target still answers OPTIONS from another source. It is
-// VULNERABLE when the target stops answering (it crashed, hung or its
-// listener died); answers that differ from what RFC 4475 and
-// CONFORMANCE.md ask are warnings (conformance, not security).
+// Torture sends the RFC 4475 torture messages to the target's SIP side
+// over every transport its target file names, UDP, TCP, TLS and WebSocket
+// (ws or wss), each message from a source address of its own (on streams,
+// on a connection of its own), and after each one checks that the target
+// still answers OPTIONS from another source over the same transport (on
+// streams, on a fresh connection). Over TCP and TLS the stream-only cases
+// follow (torture_stream_cases.go), and once every stream is done, UDP is
+// checked once more. It is VULNERABLE when the target stops answering (it
+// crashed, hung, its listener died or stopped accepting); answers that
+// differ from what RFC 4475 and CONFORMANCE.md ask are warnings
+// (conformance, not security). The evidence says per transport what
+// happened.
 func Torture(ctx context.Context, env *Env) Outcome {
-	if env.SIP.UDP == "" {
-		return Inconclusivef("torture: the target file gives no SIP UDP address")
+	streams := env.SIP.streamTargets()
+	if env.SIP.UDP == "" && len(streams) == 0 {
+		return Inconclusivef("torture: the target file gives no SIP UDP, TCP, TLS or WebSocket address")
 	}
 	capture, err := env.NewCapture("torture")
 	if err != nil {
 		return Inconclusivef("torture: %v", err)
 	}
 	defer func() { _ = capture.Close() }()
+	var parts []part
+	if env.SIP.UDP != "" {
+		parts = append(parts, part{transportUDP, tortureUDP(ctx, env, capture)})
+	}
+	for _, t := range streams {
+		parts = append(parts, part{t.transport, tortureStream(ctx, env, capture, t)})
+	}
+	if env.SIP.UDP != "" && len(streams) > 0 && parts[0].out.Verdict == Resisted {
+		parts = append(parts, part{"udp after the streams", udpStillAnswers(ctx, env, capture)})
+	}
+	out := mergeParts(parts)
+	out.Capture = capture.Path()
+	if out.Verdict == Resisted && len(out.Warnings) > 0 {
+		out.Severity = Info
+	}
+	return out
+}
+
+// udpStillAnswers checks once that OPTIONS over UDP is still answered
+// after the stream transports' torture.
+func udpStillAnswers(ctx context.Context, env *Env, capture *Capture) Outcome {
+	if ctx.Err() != nil {
+		return Inconclusivef("stopped before the last UDP check: %v", context.Cause(ctx))
+	}
+	p, err := openSIPPort(env, capture, 0)
+	if err != nil {
+		return Inconclusivef("%v", err)
+	}
+	defer func() { _ = p.Close() }()
+	if _, err := alive(ctx, p); err != nil {
+		return Outcome{Verdict: Vulnerable, Severity: High, Remediation: fixTortureStream,
+			Reason: fmt.Sprintf("the target stopped answering OPTIONS over UDP after the stream transports' torture: %v", err)}
+	}
+	return Outcome{Verdict: Resisted, Reason: "OPTIONS over UDP still answered after the stream transports' torture"}
+}
+
+// tortureUDP is the UDP part: every RFC 4475 message in a datagram of its
+// own, each from a source address of its own.
+func tortureUDP(ctx context.Context, env *Env, capture *Capture) Outcome {
 	live, err := openSIPPort(env, capture, 0)
 	if err != nil {
-		return Inconclusivef("torture: %v", err)
+		return Inconclusivef("%v", err)
 	}
 	defer func() { _ = live.Close() }()
 	if _, err := alive(ctx, live); err != nil {
-		return Inconclusivef("torture: the target never answered OPTIONS over UDP before the first message (%v)", err)
+		return Inconclusivef("the target never answered OPTIONS over UDP before the first message (%v)", err)
 	}
-	out := Outcome{Verdict: Resisted, Capture: capture.Path()}
+	out := Outcome{Verdict: Resisted}
 	conform := 0
 	branches := uniqueBranches{}
 	for _, c := range tortureCases {
 		if ctx.Err() != nil {
-			return Inconclusivef("torture: stopped before %s: %v", c.name, context.Cause(ctx))
+			return Inconclusivef("stopped before %s: %v", c.name, context.Cause(ctx))
 		}
 		msg, err := c.message()
 		if err != nil {
-			return Inconclusivef("torture: %v", err)
+			return Inconclusivef("%v", err)
 		}
 		msg, note := branches.apply(c.name, msg)
 		if note != "" {
@@ -71,36 +117,47 @@ func Torture(ctx context.Context, env *Env) Outcome {
 			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: not sent: %v", c.name, err))
 			continue
 		}
-		ok, line := c.judge(res.result)
-		switch {
-		case c.kind == tortureRecorded:
-			out.Evidence = append(out.Evidence, line)
-		case ok:
+		if record(&out, c, res.result) {
 			conform++
-			out.Evidence = append(out.Evidence, line)
-		default:
-			out.Warnings = append(out.Warnings, line)
 		}
 		if res.dead != nil {
 			out.Verdict, out.Severity = Vulnerable, High
-			out.Reason = fmt.Sprintf("the target stopped answering OPTIONS after the RFC 4475 message %s (%s): %v", c.name, c.what, res.dead)
+			out.Reason = fmt.Sprintf("the target stopped answering OPTIONS over UDP after the RFC 4475 message %s (%s): %v", c.name, c.what, res.dead)
 			out.Remediation = fixTorture
-			out.Capture = capture.Path()
 			return out
 		}
 	}
-	judged := 0
-	for _, c := range tortureCases {
+	out.Reason = fmt.Sprintf("the target kept answering OPTIONS over UDP through all %d RFC 4475 messages; %d of %d judged answers as RFC 4475 asks",
+		len(tortureCases), conform, judged(tortureCases))
+	return out
+}
+
+// record judges one answer into out (evidence when it conforms or is only
+// recorded, a warning when not) and reports whether it counts as
+// conforming.
+func record(out *Outcome, c tortureCase, r tortureResult) bool {
+	ok, line := c.judge(r)
+	switch {
+	case c.kind == tortureRecorded:
+		out.Evidence = append(out.Evidence, line)
+		return false
+	case ok:
+		out.Evidence = append(out.Evidence, line)
+		return true
+	}
+	out.Warnings = append(out.Warnings, line)
+	return false
+}
+
+// judged is how many of cases are judged, not only recorded.
+func judged(cases []tortureCase) int {
+	n := 0
+	for _, c := range cases {
 		if c.kind != tortureRecorded {
-			judged++
+			n++
 		}
 	}
-	out.Reason = fmt.Sprintf("the target kept answering OPTIONS through all %d RFC 4475 messages; %d of %d judged answers as RFC 4475 asks",
-		len(tortureCases), conform, judged)
-	if len(out.Warnings) > 0 {
-		out.Severity = Info
-	}
-	return out
+	return n
 }
 
 // tortureSent is one message's outcome.
@@ -133,8 +190,7 @@ func sendTorture(ctx context.Context, env *Env, capture *Capture, live *sipPort,
 	if out.dead != nil || until.After(sent.Add(tortureMaxWait)) {
 		until = sent.Add(tortureMaxWait)
 	}
-	req, _ := sip.ParseMessage(msg)
-	inv, _ := req.(*sip.Request)
+	inv := invite(msg)
 	for {
 		res, _, err := p.read(until)
 		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
@@ -153,12 +209,23 @@ func sendTorture(ctx context.Context, env *Env, capture *Capture, live *sipPort,
 		if out.result.final == 0 {
 			out.result.final, out.result.reason = res.StatusCode, res.Reason
 		}
-		if inv != nil && inv.IsInvite() && inv.Via() != nil && inv.From() != nil && inv.CallID() != nil && inv.CSeq() != nil {
+		if inv != nil {
 			p.acknowledge(inv, res)
 		}
 		break
 	}
 	return out, nil
+}
+
+// invite returns msg as an INVITE whose final answer can be acknowledged
+// (it parses and has Via, From, Call-ID and CSeq), else nil.
+func invite(msg []byte) *sip.Request {
+	m, _ := sip.ParseMessage(msg)
+	inv, _ := m.(*sip.Request)
+	if inv != nil && inv.IsInvite() && inv.Via() != nil && inv.From() != nil && inv.CallID() != nil && inv.CSeq() != nil {
+		return inv
+	}
+	return nil
 }
 
 // alive sends a well-formed OPTIONS and waits for any final answer.

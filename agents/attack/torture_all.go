@@ -12,12 +12,12 @@ func tortureAttacks() []Attack {
 	return []Attack{
 		{
 			Name:    "torture",
-			Summary: "malformed messages on every protocol the target file names: RFC 4475 SIP torture messages, and malformed STUN/TURN (RFC 8489 6.3); answered as the RFCs ask, and the target keeps answering",
+			Summary: "malformed messages on every protocol the target file names: RFC 4475 SIP torture messages over UDP, TCP, TLS and WebSocket with stream framing cases, and malformed STUN/TURN (RFC 8489 6.3); answered as the RFCs ask, and the target keeps answering",
 			Run:     TortureAll,
 		},
 		{
 			Name:    "sip-torture",
-			Summary: "the torture attack's SIP half: the RFC 4475 messages over UDP",
+			Summary: "the torture attack's SIP half: the RFC 4475 messages over every SIP transport the target names (UDP, TCP, TLS, ws/wss), and over TCP and TLS stream framing cases (Content-Length lying or missing, pipelining, dribbling, oversize)",
 			Needs:   []string{"sip"},
 			Run:     Torture,
 			PartOf:  "torture",

@@ -18,13 +18,39 @@ const (
 	tortureInvalid  = "invalid"  // a request to refuse with one of want
 	tortureResponse = "response" // a response matching no transaction: to drop silently
 	tortureRecorded = "recorded" // sent for robustness; the answer is shown, not judged
+	// Kinds only stream transports have (torture_stream_cases.go).
+	tortureIncomplete = "incomplete" // a message whose body has not all come: to wait for, refuse or close on, never to answer as whole
+	tortureOversize   = "oversize"   // a message past any sane bound: to refuse (4xx, 513) or close on
+	torturePipelined  = "pipelined"  // two requests in one write: both to answer
 )
 
-// tortureCase is one RFC 4475 message and what a conforming server does
-// with it (CONFORMANCE.md, RFC 4475 section 3).
+// streamKinds are the RFC 4475 messages that mean something else on a
+// stream transport. clerr's Content-Length is larger than its body: in a
+// datagram that is an error to answer 400, on a stream the rest of the
+// body may still come, so the receiver waits and closes the connection if
+// none is forthcoming (RFC 4475 3.1.2.2).
+var streamKinds = map[string]string{"clerr": tortureIncomplete}
+
+// onStream returns the case as judged over TCP or TLS, where msg, its
+// bytes, go: a message without Content-Length cannot be framed there
+// (RFC 3261 20.14), so it is to refuse (400) or close on, whatever it is
+// in a datagram.
+func (c tortureCase) onStream(msg []byte) tortureCase {
+	if k, ok := streamKinds[c.name]; ok {
+		c.kind = k
+	}
+	if c.kind != tortureRecorded && c.kind != tortureResponse && headerValue(msg, "content-length", "l") == "" {
+		c.kind, c.want = tortureInvalid, []int{400}
+		c.what += "; no Content-Length, which a stream requires (RFC 3261 20.14)"
+	}
+	return c
+}
+
+// tortureCase is one RFC 4475 message, or one stream-only case, and what a
+// conforming server does with it (CONFORMANCE.md, RFC 4475 section 3).
 type tortureCase struct {
-	name    string // file name without .dat
-	section string // RFC 4475 section
+	name    string // file name without .dat, or the stream-only case's name
+	section string // RFC 4475 section, or "RFC nnnn s.s" for a clause of another RFC
 	kind    string
 	want    []int  // tortureInvalid: the answers RFC 4475 asks for
 	what    string // what the message tries
@@ -99,9 +125,13 @@ func (c tortureCase) message() ([]byte, error) {
 
 // tortureResult is what the target did with one message.
 type tortureResult struct {
-	final       int // 0: no final answer
+	final       int // the first final answer; 0: none
 	reason      string
 	provisional []int
+	more        []int // further final answers on the same connection (pipelined requests)
+	stream      bool  // over a stream transport, where closing the connection is an answer too
+	closed      bool  // stream: the target closed the connection
+	note        string
 }
 
 func (r tortureResult) String() string {
@@ -112,21 +142,46 @@ func (r tortureResult) String() string {
 	if r.final != 0 {
 		parts = append(parts, strings.TrimSpace(fmt.Sprintf("%d %s", r.final, r.reason)))
 	}
-	if len(parts) == 0 {
-		return "no answer"
+	for _, m := range r.more {
+		parts = append(parts, fmt.Sprint(m))
 	}
-	return strings.Join(parts, ", ")
+	switch {
+	case r.closed:
+		parts = append(parts, "connection closed")
+	case len(parts) == 0 && r.stream:
+		parts = append(parts, "no answer, connection left open")
+	case len(parts) == 0:
+		parts = append(parts, "no answer")
+	}
+	s := strings.Join(parts, ", ")
+	if r.note != "" {
+		s += " (" + r.note + ")"
+	}
+	return s
+}
+
+// answered reports whether any answer came.
+func (r tortureResult) answered() bool { return r.final != 0 || len(r.provisional) > 0 }
+
+// citation is where the case's expectation comes from.
+func (c tortureCase) citation() string {
+	if strings.HasPrefix(c.section, "RFC ") {
+		return c.section
+	}
+	return "RFC 4475 " + c.section
 }
 
 // judge returns whether the answer conforms and one line saying so.
 func (c tortureCase) judge(r tortureResult) (ok bool, line string) {
-	head := fmt.Sprintf("%s (RFC 4475 %s, %s): %s", c.name, c.section, c.what, r)
+	head := fmt.Sprintf("%s (%s, %s): %s", c.name, c.citation(), c.what, r)
 	switch c.kind {
 	case tortureValid:
 		switch {
 		case r.final == 400:
 			return false, head + "; a valid message was refused"
-		case r.final == 0 && len(r.provisional) == 0:
+		case !r.answered() && r.closed:
+			return false, head + "; a valid message got the connection closed without an answer"
+		case !r.answered():
 			return false, head + "; a valid message went unanswered"
 		}
 		return true, head + "; accepted"
@@ -136,15 +191,42 @@ func (c tortureCase) judge(r tortureResult) (ok bool, line string) {
 			return true, head + "; as expected"
 		case (r.final == 401 || r.final == 403 || r.final == 407) && slices.ContainsFunc(c.want, func(w int) bool { return slices.Contains(challengeFirst, w) }):
 			return true, head + fmt.Sprintf("; refused by authentication or policy before the %d RFC 4475 expects, which RFC 3261 8.2 allows", c.want[0])
+		case r.final == 0 && r.closed:
+			return true, head + fmt.Sprintf("; closed instead of %s, which a stream receiver that cannot take the message may do (RFC 3261 18.3)", ints(c.want))
+		case r.final == 0 && r.stream:
+			return false, head + fmt.Sprintf("; silent with the connection left open past the grace, expected %s or a close", ints(c.want))
 		case r.final == 0:
 			return false, head + fmt.Sprintf("; dropped silently, expected %s", ints(c.want))
 		}
 		return false, head + fmt.Sprintf("; expected %s", ints(c.want))
 	case tortureResponse:
-		if r.final != 0 || len(r.provisional) > 0 {
+		if r.answered() {
 			return false, head + "; a response matching no transaction was answered"
 		}
 		return true, head + "; dropped, as expected"
+	case tortureIncomplete:
+		switch r.final {
+		case 0:
+			return true, head + "; nothing answered while the rest of the body could still come (RFC 4475 3.1.2.2)"
+		case 400, 408, 413:
+			return true, head + "; refused"
+		}
+		return false, head + "; answered as if the message had come whole: the stream's framing is lost (RFC 3261 18.3)"
+	case tortureOversize:
+		switch {
+		case r.final >= 400 && r.final < 500 || r.final == 513:
+			return true, head + "; refused"
+		case r.final == 0 && r.closed:
+			return true, head + "; the connection closed"
+		case r.final == 0:
+			return false, head + "; silent with the connection left open: the target may be buffering it without bound"
+		}
+		return false, head + "; answered as if the message were acceptable"
+	case torturePipelined:
+		if r.final != 0 && len(r.more) > 0 {
+			return true, head + "; both answered"
+		}
+		return false, head + "; not every request in the segment was answered: the stream's framing is lost (RFC 3261 7.5)"
 	}
 	return true, head
 }

@@ -197,20 +197,49 @@ func validScheme(s string) bool {
 	return true
 }
 
-// rawRefusal is what only the raw text of a parsed request shows: a
-// Contact in addr-spec form whose URI has headers or parameters that
-// would need <> (RFC 3261 20.10, RFC 4475 3.1.2.13); 0 when there is
-// nothing to refuse.
+// rawRefusal is what only the raw text of a parsed request shows: a From
+// or To display name that is neither tokens nor a quoted string (RFC 3261
+// 25.1, RFC 4475 3.1.2.15; sipgo takes it as it comes), or a Contact in
+// addr-spec form whose URI has headers or parameters that would need <>
+// (RFC 3261 20.10, RFC 4475 3.1.2.13); 0 when there is nothing to refuse.
 func rawRefusal(data []byte) (int, string) {
+	h := readHead(data)
+	for _, name := range []string{"from", "to"} {
+		for _, v := range h.all(name) {
+			if !tokenDisplayName(v) {
+				return sip.StatusBadRequest, "Bad Display Name (tokens or a quoted string)"
+			}
+		}
+	}
 	if !bytes.Contains(data, []byte("?")) {
 		return 0, ""
 	}
-	for _, v := range readHead(data).all("contact") {
+	for _, v := range h.all("contact") {
 		if v != "*" && !strings.Contains(v, "<") && strings.Contains(v, "?") {
 			return sip.StatusBadRequest, "Bad Contact (a URI with headers must be in <>)"
 		}
 	}
 	return 0, ""
+}
+
+// tokenDisplayName reports whether the display name of a name-addr value
+// is empty, quoted (sipgo checks the quotes), or tokens separated by
+// whitespace (RFC 3261 25.1); a value without <> has none.
+func tokenDisplayName(v string) bool {
+	i := strings.Index(v, "<")
+	if i < 0 {
+		return true
+	}
+	name := strings.TrimSpace(v[:i])
+	if strings.HasPrefix(name, `"`) {
+		return true
+	}
+	for _, ch := range name {
+		if !isTokenChar(ch) && ch != ' ' && ch != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 // statelessAnswer builds the answer to a request from its raw text: its

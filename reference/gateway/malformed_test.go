@@ -91,12 +91,27 @@ func TestStatelessAnswer(t *testing.T) {
 }
 
 func TestRawRefusal(t *testing.T) {
-	if got, _ := rawRefusal(torture(t, "regbadct")); got != 400 {
-		t.Errorf("regbadct: %d, want 400", got)
+	for _, name := range []string{"regbadct", "baddn"} {
+		if got, _ := rawRefusal(torture(t, name)); got != 400 {
+			t.Errorf("%s: %d, want 400", name, got)
+		}
 	}
-	for _, name := range []string{"regescrt", "intmeth", "mismatch01"} {
+	for _, name := range []string{"regescrt", "intmeth", "mismatch01", "novelsc"} {
 		if got, _ := rawRefusal(torture(t, name)); got != 0 {
 			t.Errorf("%s: %d, want no refusal", name, got)
+		}
+	}
+	for value, ok := range map[string]bool{
+		`Bell, Alexander <sip:a.g.bell@example.com>;tag=43`:   false,
+		`"Bell, Alexander" <sip:a.g.bell@example.com>;tag=43`: true,
+		`Alexander  Graham Bell <sip:a@b>`:                    true,
+		`sip:a@b;tag=1`:                                       true,
+		`<sip:a@b>`:                                           true,
+		`caller<sip:caller@example.com>;tag=323`:              true,
+		`A@B <sip:a@b>`:                                       false,
+	} {
+		if got := tokenDisplayName(value); got != ok {
+			t.Errorf("tokenDisplayName(%q) = %v, want %v", value, got, ok)
 		}
 	}
 }

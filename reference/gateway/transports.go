@@ -81,9 +81,9 @@ func (g *Gateway) bind(ctx context.Context, srv *sipgo.Server, tlsConfig *tls.Co
 			l.bound = tcp.Addr().(*net.TCPAddr).AddrPort()
 			switch want.Transport {
 			case "tcp":
-				l.stream = tcp
+				l.stream = newMalformedListener(tcp, g.cfg.weakened(WeakenMalformedInput), g.log)
 			case "tls":
-				l.stream = tls.NewListener(tcp, tlsConfig)
+				l.stream = newMalformedListener(tls.NewListener(tcp, tlsConfig), g.cfg.weakened(WeakenMalformedInput), g.log)
 			case "ws":
 				l.front = newWSFront(tcp, nil, wsHandshakeTimeout, g.log, g.admitUpgrade, g.onWebSocketEnd)
 			case "wss":

@@ -37,6 +37,9 @@ const (
 	// first datagram that does not parse, as a read loop that returns on
 	// a parse error would: SIP over UDP goes silent. Hardened, such a
 	// datagram is answered (see malformedConn) and the listener reads on.
+	// It also makes the TCP and TLS listeners serve one message at a
+	// time: while a connection holds an incomplete message no other
+	// connection is accepted (see malformed_stream.go).
 	WeakenMalformedInput = "malformed-input"
 )
 

@@ -94,20 +94,95 @@ var _ = Describe("sip-enumeration", Label("attack", "sip-enumeration", "rfc3261"
 	})
 })
 
+// tortureRefused are the RFC 4475 requests a conforming server refuses
+// (CONFORMANCE.md), which the hardened reference answers as RFC 4475 asks
+// over UDP, TCP and TLS.
+var tortureRefused = []string{"badinv01", "scalar02", "quotbal", "ltgtruri", "lwsruri", "badaspec", "baddn",
+	"badvers", "mismatch01", "multi01", "mcl01", "regbadct", "insuf", "unkscm", "bext01", "invut", "zeromf"}
+
+// streamOnly are the torture cases only TCP and TLS get.
+var streamOnly = []string{"cl-long", "cl-missing", "pipelined", "dribbled", "long-line", "cl-huge"}
+
+// conforming returns the evidence lines (what conformed; warnings are
+// kept apart) about the named case over transport.
+func conforming(out attack.Outcome, transport, name string) []string {
+	return containing(out.Evidence, "["+transport+"] "+name+" (RFC ")
+}
+
+// The embedded reference names SIP over UDP, TCP, TLS and ws; the attack
+// runs all four in one go, and each spec reads its transport's part.
 var _ = Describe("torture", Label("attack", "torture", "rfc4475"), func() {
-	It("is resisted by the hardened reference, which answers the malformed requests sipgo drops", func(ctx SpecContext) {
-		out := runSIPAttack(ctx, "sip-torture", sipAttackEnv(ctx))
-		Expect(out.Verdict).To(Equal(attack.Resisted), out.Reason)
-		for _, name := range []string{"badinv01", "clerr", "scalar02", "quotbal", "ltgtruri", "lwsruri", "badaspec", "baddn",
-			"badvers", "mismatch01", "multi01", "mcl01", "regbadct", "insuf", "unkscm", "bext01", "invut", "zeromf"} {
-			Expect(containing(out.Evidence, name+" (RFC 4475")).To(HaveLen(1), "%s answered as RFC 4475 asks", name)
+	Describe("against the hardened reference", Ordered, func() {
+		var out attack.Outcome
+		BeforeAll(func(ctx SpecContext) {
+			out = runSIPAttack(ctx, "sip-torture", sipAttackEnv(ctx))
+		})
+
+		It("is resisted over every transport, and UDP still answers after the streams", func() {
+			Expect(out.Verdict).To(Equal(attack.Resisted), out.Reason)
+			for _, part := range []string{"udp", "tcp", "tls", "ws", "udp after the streams"} {
+				Expect(out.Reason).To(ContainSubstring("["+part+"] resisted"), part)
+			}
+		})
+
+		It("over UDP answers the malformed requests sipgo drops", Label("udp"), func() {
+			for _, name := range append(tortureRefused, "clerr") {
+				Expect(conforming(out, "udp", name)).To(HaveLen(1), "%s answered as RFC 4475 asks", name)
+			}
+		})
+
+		for _, transport := range []string{"tcp", "tls"} {
+			It("over "+transport+" answers them too, and keeps stream framing", Label(transport, "rfc3261", "s18.3", "s20.14"), func() {
+				for _, name := range append(tortureRefused, "clerr", "inv2543") {
+					Expect(conforming(out, transport, name)).To(HaveLen(1), "%s answered or closed on as a stream should", name)
+				}
+				for _, name := range streamOnly {
+					Expect(conforming(out, transport, name)).To(HaveLen(1), "stream case %s", name)
+				}
+				Expect(conforming(out, transport, "cl-long")[0]).To(ContainSubstring("no answer, connection left open"),
+					"the incomplete message waits for its body while the liveness probe is answered")
+				Expect(conforming(out, transport, "cl-missing")[0]).To(ContainSubstring("400"))
+				Expect(conforming(out, transport, "long-line")[0]).To(ContainSubstring("513"))
+				Expect(conforming(out, transport, "cl-huge")[0]).To(ContainSubstring("413"))
+			})
 		}
+
+		It("over ws answers or closes on them (RFC 7118: one message per WebSocket message)", Label("ws", "rfc7118"), func() {
+			// The WebSocket front hands every message to sipgo, which
+			// closes on what it cannot parse, and takes regbadct and baddn
+			// (only the raw text shows them wrong): warnings, not verdicts.
+			for _, name := range append(tortureRefused, "clerr") {
+				if name == "regbadct" || name == "baddn" {
+					continue
+				}
+				Expect(conforming(out, "ws", name)).To(HaveLen(1), "%s answered or closed on", name)
+			}
+			Expect(containing(out.Evidence, "[ws] cl-")).To(BeEmpty(), "the stream-only cases are for TCP and TLS")
+		})
 	})
 
-	It("finds the server silenced with malformed-input weakened", func(ctx SpecContext) {
-		out := runSIPAttack(ctx, "sip-torture", sipAttackEnv(ctx, gateway.WeakenMalformedInput))
-		Expect(out.Verdict).To(Equal(attack.Vulnerable))
-		Expect(out.Severity).To(Equal(attack.High))
-		Expect(out.Reason).To(ContainSubstring("stopped answering OPTIONS"))
+	Describe("with malformed-input weakened", Ordered, func() {
+		var out attack.Outcome
+		BeforeAll(func(ctx SpecContext) {
+			out = runSIPAttack(ctx, "sip-torture", sipAttackEnv(ctx, gateway.WeakenMalformedInput))
+			Expect(out.Verdict).To(Equal(attack.Vulnerable))
+			Expect(out.Severity).To(Equal(attack.High))
+		})
+
+		It("finds SIP over UDP silenced by the first datagram that does not parse", Label("udp"), func() {
+			Expect(out.Reason).To(ContainSubstring("[udp] VULNERABLE: the target stopped answering OPTIONS over UDP after the RFC 4475 message badinv01"))
+		})
+
+		for _, transport := range []string{"tcp", "tls"} {
+			It("finds the "+transport+" listener held up by one connection's incomplete message", Label(transport, "rfc3261", "s18.3"), func() {
+				Expect(out.Reason).To(ContainSubstring("[%s] VULNERABLE: the target stopped answering OPTIONS over %s after clerr", transport, transport))
+				Expect(out.Reason).To(ContainSubstring("still open"))
+				Expect(out.Remediation).To(ContainSubstring("Content-Length"))
+			})
+		}
+
+		It("leaves ws alone: the weakening does not reach the WebSocket front", Label("ws"), func() {
+			Expect(out.Reason).To(ContainSubstring("[ws] resisted"))
+		})
 	})
 })
