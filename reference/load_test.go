@@ -19,6 +19,9 @@ func TestLoadConfigExample(t *testing.T) {
 		g.RateLimit.RetryAfter != 5*time.Second || g.Faults[0].Share != 0.1 || g.SIPUsers.Password != "change-me-desk" {
 		t.Errorf("loaded %+v", g)
 	}
+	if g.TrunkSRTP != gateway.TrunkSRTPNone || len(g.SDESSuites) != 2 || g.SDESSuites[1] != "AEAD_AES_128_GCM" {
+		t.Errorf("trunk_srtp %q sdes_suites %v", g.TrunkSRTP, g.SDESSuites)
+	}
 	// What the file leaves out keeps its default.
 	if g.MaxBindings != gateway.DefaultConfig().MaxBindings {
 		t.Errorf("max_bindings = %d, want the default", g.MaxBindings)
@@ -38,6 +41,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad listener", "gateway:\n  listen:\n    - {transport: udp, addr: \"[::1]:0\"}\n    - {transport: sctp, addr: \"[::1]:0\"}\n", 4, "gateway.listen[1].transport"},
 		{"bad weaken", "gateway:\n  weaken: [digest, everything]\n", 2, "gateway.weaken[1]"},
 		{"bad fault", "gateway:\n  faults:\n    - name: drop-media\n      direction: sideways\n", 4, "gateway.faults[0].direction"},
+		{"bad trunk srtp", "gateway:\n  domain: a.test\n  trunk_srtp: zrtp\n", 3, "gateway.trunk_srtp"},
+		{"sdes without suites", "gateway:\n  trunk_srtp: sdes\n  sdes_suites: []\n", 3, "gateway.sdes_suites"},
 		{"syntax", "gateway: [\n", 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

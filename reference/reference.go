@@ -148,6 +148,11 @@ func (r *Reference) TargetYAML() []byte {
 		// The certificate is self-signed unless the config names one.
 		b.WriteString("  insecure_tls: true\n")
 	}
+	if g.TrunkSRTP == gateway.TrunkSRTPSDES {
+		// Phones must speak SDES-SRTP, with the suites the gateway offers.
+		b.WriteString("  srtp: sdes\n")
+		fmt.Fprintf(&b, "  sdes_suites: [%s]\n", strings.Join(g.SDESSuites, ", "))
+	}
 	b.WriteString("users:\n")
 	fmt.Fprintf(&b, "  webrtc: {pattern: %s, start: %d, password: %s%s}\n", strconv.Quote(g.WebRTCUsers.Pattern), g.WebRTCUsers.Start,
 		strconv.Quote(r.gateway.Password(gateway.KindWebRTC)), tokenYAML(g.Auth.JWT))

@@ -63,6 +63,34 @@ users:
 	}
 }
 
+// With trunk_srtp: sdes the target file tells sip agents to speak
+// SDES-SRTP with the gateway's suites.
+func TestTargetYAMLWithSDES(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	cfg := DefaultConfig()
+	cfg.TURN, cfg.Rooms = nil, nil
+	cfg.Gateway.TrunkSRTP = gateway.TrunkSRTPSDES
+	cfg.Gateway.SDESSuites = []string{"AEAD_AES_256_GCM", "AES_CM_128_HMAC_SHA1_80"}
+	ref, err := Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	var target struct {
+		SIP struct {
+			SRTP       string   `yaml:"srtp"`
+			SDESSuites []string `yaml:"sdes_suites"`
+		} `yaml:"sip"`
+	}
+	raw := ref.TargetYAML()
+	if err := yaml.Unmarshal(raw, &target); err != nil {
+		t.Fatalf("TargetYAML is not YAML: %v\n%s", err, raw)
+	}
+	if target.SIP.SRTP != "sdes" || fmt.Sprint(target.SIP.SDESSuites) != "[AEAD_AES_256_GCM AES_CM_128_HMAC_SHA1_80]" {
+		t.Errorf("sip.srtp %q sdes_suites %v in\n%s", target.SIP.SRTP, target.SIP.SDESSuites, raw)
+	}
+}
+
 func TestStartRefusesInvalidConfig(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Gateway.DTLSRole = "both"

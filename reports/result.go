@@ -124,7 +124,8 @@ func (i ICE) Outcome() string {
 func (i ICE) AsExpected() bool { return i.Expected == "" || i.Expected == i.Outcome() }
 
 // Security is what the DTLS-SRTP handshake negotiated, as observed on the
-// wire (the ServerHello travels in the clear), never as configured.
+// wire (the ServerHello travels in the clear), never as configured; and
+// what the phone-side leg's SDP exchange negotiated (TrunkSRTP).
 type Security struct {
 	DTLSVersion          string `json:"dtls_version,omitempty"`     // e.g. "DTLS 1.2"
 	CipherSuite          string `json:"cipher_suite,omitempty"`     // IANA name, e.g. "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
@@ -133,6 +134,11 @@ type Security struct {
 	ExtendedMasterSecret bool   `json:"extended_master_secret"`
 	DTLSRole             string `json:"dtls_role,omitempty"`   // the agent's role: "client" or "server"
 	ObservedBy           string `json:"observed_by,omitempty"` // where the figures came from, e.g. "wire"
+	// TrunkSRTP is what the call's phone-side (plain SIP) leg negotiated,
+	// as read from the SDP it received: "SDES <crypto-suite>" (RFC 4568),
+	// e.g. "SDES AES_CM_128_HMAC_SHA1_80", or "none" for plain RTP/AVP;
+	// empty when the record has no phone leg or it got no SDP.
+	TrunkSRTP string `json:"trunk_srtp,omitempty"`
 }
 
 // Direction is the media measured in one direction of a call.

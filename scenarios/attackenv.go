@@ -57,7 +57,10 @@ func (t *Target) AttackEnv(ctx context.Context, clock *media.Clock, log *slog.Lo
 	if t.Rooms != nil {
 		env.Rooms = attack.RoomsEnv{URL: t.Rooms.URL}
 	}
-	sources := socket.NewSources()
+	sources, err := t.Sources(ctx)
+	if err != nil {
+		return nil, err
+	}
 	env.Net = func(opts ...socket.Option) (*socket.Net, error) {
 		src, err := sources.Next()
 		if err != nil {

@@ -28,6 +28,9 @@ func (t *Target) Check(s *Scenario) error {
 	var uses []taken
 	for i, p := range s.Populations {
 		path := indexPath("populations", i)
+		if behindNAT(p.NAT) && !t.Loopback() {
+			sl.add(joinPath(path, "nat"), ErrConflict, "emulated NATs need the target on this machine (loopback); target %s is not: put the agents behind a real NAT instead", tfile)
+		}
 		if p.Rooms() {
 			t.checkRooms(sl, path, p, tfile)
 			continue // no SIP: no sip.ws, no users; TURN credentials come from the rooms service

@@ -58,7 +58,10 @@ func (r *runner) startPopulations(ctx context.Context) (*populations, error) {
 	if err != nil {
 		return &populations{}, err
 	}
-	sources := socket.NewSources()
+	sources, err := t.Sources(ctx)
+	if err != nil {
+		return &populations{}, err
+	}
 	pops := &populations{byName: map[string][]*user{}}
 	var g errgroup.Group
 	g.SetLimit(startParallel)
@@ -240,6 +243,7 @@ func (t *Target) EndpointConfig(p Population, i int, n *socket.Net, clock *media
 		}
 		cfg.TURNTLS = t.TURNTLS()
 	default:
+		cfg.SDES = t.PhoneSDES()
 		switch p.Transport {
 		case sipua.TransportTCP:
 			cfg.SIP.Transport, cfg.SIP.Server = sipua.TransportTCP, t.SIP.TCP

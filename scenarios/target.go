@@ -3,9 +3,12 @@ package scenarios
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
+	"slices"
 	"sort"
 
+	"github.com/gauntlet-rtc/gauntlet/agents/plainrtp"
 	"gopkg.in/yaml.v3"
 )
 
@@ -26,6 +29,10 @@ type Target struct {
 	TURN *TURNTarget
 	// Rooms is the rooms service, nil when there is none.
 	Rooms *RoomsTarget
+	// SourceAddrs are this machine's addresses virtual users bind toward
+	// a target outside loopback, in turn; empty: the routing table's
+	// choice (see Sources).
+	SourceAddrs []netip.Addr
 
 	src *source
 }
@@ -45,6 +52,31 @@ type SIPTarget struct {
 	// InsecureTLS accepts a wss certificate that does not verify (a
 	// self-signed test deployment). Only meaningful with a wss:// WS.
 	InsecureTLS bool
+	// SRTP is how the deployment protects media toward phones (its
+	// trunk/PBX side): "" or SRTPNone for plain RTP/AVP, SRTPSDES for
+	// SDES-SRTP (RFC 4568: RTP/SAVP with a=crypto). sip agents follow it.
+	SRTP string
+	// SDESSuites are the crypto-suites sip agents offer and accept with
+	// SRTP sdes, in order (default: every one plainrtp.SDESSuites names).
+	SDESSuites []string
+}
+
+// Values of SIPTarget.SRTP.
+const (
+	SRTPNone = "none"
+	SRTPSDES = "sdes"
+)
+
+// PhoneSDES is what sip agents on this target offer and accept as
+// SDES-SRTP crypto-suites (endpoint.Config.SDES): nil for plain RTP.
+func (t *Target) PhoneSDES() []string {
+	switch {
+	case t.SIP.SRTP != SRTPSDES:
+		return nil
+	case len(t.SIP.SDESSuites) > 0:
+		return slices.Clone(t.SIP.SDESSuites)
+	}
+	return plainrtp.SDESSuites()
 }
 
 // UserSpec says how the i-th virtual user of a population logs in: user
@@ -87,7 +119,18 @@ func ParseTarget(name string, data []byte) (*Target, error) {
 }
 
 func (d *decoder) target(root *yaml.Node, t *Target) {
-	f := d.mapping(root, "", "name", "authorized", "sip", "users", "turn", "rooms")
+	f := d.mapping(root, "", "name", "authorized", "sip", "users", "turn", "rooms", "sources")
+	if v, ok := f["sources"]; ok {
+		items, _ := d.strs(v.val, "sources")
+		for i, it := range items {
+			a, err := netip.ParseAddr(it)
+			if err != nil {
+				d.errs.at(v.pos(), indexPath("sources", i), ErrSyntax, "%q is not an IP address", it)
+				continue
+			}
+			t.SourceAddrs = append(t.SourceAddrs, a.Unmap())
+		}
+	}
 	if v, ok := f["turn"]; ok {
 		t.TURN = &TURNTarget{}
 		d.turn(v.val, t.TURN)
@@ -103,14 +146,17 @@ func (d *decoder) target(root *yaml.Node, t *Target) {
 		t.Authorized, _ = d.boolean(v.val, "authorized")
 	}
 	if v, ok := f["sip"]; ok {
-		sf := d.mapping(v.val, "sip", "domain", "ws", "udp", "tcp", "tls", "insecure_tls")
-		for name, dst := range map[string]*string{"domain": &t.SIP.Domain, "ws": &t.SIP.WS, "udp": &t.SIP.UDP, "tcp": &t.SIP.TCP, "tls": &t.SIP.TLS} {
+		sf := d.mapping(v.val, "sip", "domain", "ws", "udp", "tcp", "tls", "insecure_tls", "srtp", "sdes_suites")
+		for name, dst := range map[string]*string{"domain": &t.SIP.Domain, "ws": &t.SIP.WS, "udp": &t.SIP.UDP, "tcp": &t.SIP.TCP, "tls": &t.SIP.TLS, "srtp": &t.SIP.SRTP} {
 			if v, ok := sf[name]; ok {
 				*dst, _ = d.str(v.val, joinPath("sip", name))
 			}
 		}
 		if v, ok := sf["insecure_tls"]; ok {
 			t.SIP.InsecureTLS, _ = d.boolean(v.val, "sip.insecure_tls")
+		}
+		if v, ok := sf["sdes_suites"]; ok {
+			t.SIP.SDESSuites, _ = d.strs(v.val, "sip.sdes_suites")
 		}
 	}
 	if v, ok := f["users"]; ok {
@@ -177,6 +223,7 @@ type targetView struct {
 	Users      map[string]userView `yaml:"users,omitempty" json:"users,omitempty"`
 	TURN       *turnView           `yaml:"turn,omitempty" json:"turn,omitempty"`
 	Rooms      *RoomsTarget        `yaml:"rooms,omitempty" json:"rooms,omitempty"`
+	Sources    []netip.Addr        `yaml:"sources,omitempty" json:"sources,omitempty"`
 }
 
 type turnView struct {
@@ -222,12 +269,14 @@ func (t *TURNTarget) view() *turnView {
 }
 
 type sipView struct {
-	Domain      string `yaml:"domain,omitempty" json:"domain,omitempty"`
-	WS          string `yaml:"ws,omitempty" json:"ws,omitempty"`
-	UDP         string `yaml:"udp,omitempty" json:"udp,omitempty"`
-	TCP         string `yaml:"tcp,omitempty" json:"tcp,omitempty"`
-	TLS         string `yaml:"tls,omitempty" json:"tls,omitempty"`
-	InsecureTLS bool   `yaml:"insecure_tls" json:"insecure_tls"`
+	Domain      string   `yaml:"domain,omitempty" json:"domain,omitempty"`
+	WS          string   `yaml:"ws,omitempty" json:"ws,omitempty"`
+	UDP         string   `yaml:"udp,omitempty" json:"udp,omitempty"`
+	TCP         string   `yaml:"tcp,omitempty" json:"tcp,omitempty"`
+	TLS         string   `yaml:"tls,omitempty" json:"tls,omitempty"`
+	InsecureTLS bool     `yaml:"insecure_tls" json:"insecure_tls"`
+	SRTP        string   `yaml:"srtp,omitempty" json:"srtp,omitempty"`
+	SDESSuites  []string `yaml:"sdes_suites,omitempty" json:"sdes_suites,omitempty"`
 }
 
 type userView struct {
@@ -249,6 +298,7 @@ func (t Target) view() targetView {
 		SIP:        sipView(t.SIP),
 		TURN:       t.TURN.view(),
 		Rooms:      t.Rooms,
+		Sources:    t.SourceAddrs,
 	}
 	if len(t.Users) > 0 {
 		v.Users = make(map[string]userView, len(t.Users))

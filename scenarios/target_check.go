@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gauntlet-rtc/gauntlet/agents/plainrtp"
 )
 
 // ErrNoUsers is returned by Target.User when the target has no users entry
@@ -53,6 +55,7 @@ func (t *Target) validate(l *errorList) {
 	if t.SIP.InsecureTLS && scheme != "wss" && t.SIP.TLS == "" {
 		l.add("sip.insecure_tls", ErrConflict, "applies only to a wss:// URL in sip.ws or to sip.tls; there is neither")
 	}
+	v.phoneSRTP(t.SIP)
 	keys := make([]string, 0, len(t.Users))
 	for k := range t.Users {
 		keys = append(keys, k)
@@ -67,6 +70,7 @@ func (t *Target) validate(l *errorList) {
 	if t.Rooms != nil {
 		v.rooms(t.Rooms)
 	}
+	v.sources(t.SourceAddrs)
 }
 
 // wsURL checks a SIP-over-WebSocket URL and returns its scheme. A URL
@@ -253,4 +257,28 @@ func (t *Target) User(population string, kind Kind, i int) (user, password strin
 		return "", "", fmt.Errorf("target %s: users.%s.password_env: %w: environment variable %s is not set", t.Name, key, ErrRequired, u.PasswordEnv)
 	}
 	return user, pw, nil
+}
+
+// phoneSRTP checks sip.srtp and sip.sdes_suites.
+func (v validator) phoneSRTP(s SIPTarget) {
+	switch s.SRTP {
+	case "", SRTPNone, SRTPSDES:
+	default:
+		v.l.add("sip.srtp", ErrUnknownName, "unknown value %q; known: %q (plain RTP/AVP, the default), %q (SDES-SRTP, RFC 4568)", s.SRTP, SRTPNone, SRTPSDES)
+		return
+	}
+	if len(s.SDESSuites) > 0 && s.SRTP != SRTPSDES {
+		v.l.add("sip.sdes_suites", ErrConflict, "applies only with srtp: %s", SRTPSDES)
+		return
+	}
+	known := plainrtp.SDESSuites()
+	for i, name := range s.SDESSuites {
+		p := indexPath("sip.sdes_suites", i)
+		switch {
+		case !slices.Contains(known, name):
+			v.l.add(p, ErrUnknownName, "unknown SDES crypto-suite %q%s; known: %s", name, didYouMean(name, known), joinQuoted(known))
+		case slices.Index(s.SDESSuites, name) != i:
+			v.l.add(p, ErrDuplicate, "%q listed twice", name)
+		}
+	}
 }

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gauntlet-rtc/gauntlet/agents/plainrtp"
 
 	"gopkg.in/yaml.v3"
 )
@@ -142,7 +145,10 @@ func TestBadTargets(t *testing.T) {
 		{"both-passwords", []string{`11:5: users.sip.password_env: give password or password_env, not both`}, ErrConflict},
 		{"env-unset", []string{`11:5: users.sip.password_env: environment variable GAUNTLET_TEST_UNSET_VARIABLE is not set`}, ErrRequired},
 		{"insecure-ws", []string{`6:3: sip.insecure_tls: applies only to a wss:// URL`}, ErrConflict},
-		{"unknown-field", []string{`6:3: sip.udp_port: unknown field; known: domain, ws, udp, tcp, tls, insecure_tls`}, ErrUnknownField},
+		{"unknown-field", []string{`6:3: sip.udp_port: unknown field; known: domain, ws, udp, tcp, tls, insecure_tls, srtp, sdes_suites`}, ErrUnknownField},
+		{"bad-srtp", []string{`5:3: sip.srtp: unknown value "dtls"; known: "none" (plain RTP/AVP, the default), "sdes" (SDES-SRTP, RFC 4568)`}, ErrUnknownName},
+		{"sdes-suites-plain", []string{`5:3: sip.sdes_suites: applies only with srtp: sdes`}, ErrConflict},
+		{"bad-sdes-suite", []string{`6:17: sip.sdes_suites[0]: unknown SDES crypto-suite "SRTP_AES128_CM_HMAC_SHA1_80"`, `6:64: sip.sdes_suites[2]: "AEAD_AES_128_GCM" listed twice`}, ErrUnknownName},
 		{"wrong-type", []string{`3:1: authorized: want true or false, got the string "yes"`}, ErrType},
 		{"no-sip", []string{`2:1: sip: required: something to test: sip (ws for webrtc populations, udp/tcp/tls for sip ones), turn or rooms`}, ErrRequired},
 		{"negative-start", []string{`10:5: users.sip.start: must be >= 0, got -1`}, ErrRange},
@@ -197,6 +203,32 @@ load: {calls: 1, concurrency: 1}
 	for i, w := range want {
 		if got := errs.List[i].Error(); !strings.Contains(got, w) {
 			t.Errorf("error %d = %s, want %s", i, got, w)
+		}
+	}
+}
+
+func TestTargetPhoneSRTP(t *testing.T) {
+	const head = "name: t\nsip:\n  udp: 127.0.0.1:5060\n"
+	for _, tc := range []struct {
+		name, sip string
+		want      []string
+		view      string
+	}{
+		{"default", "", nil, ""},
+		{"none", "  srtp: none\n", nil, "srtp: none"},
+		{"sdes, default suites", "  srtp: sdes\n", plainrtp.SDESSuites(), "srtp: sdes"},
+		{"sdes, named suites", "  srtp: sdes\n  sdes_suites: [AEAD_AES_256_GCM, AES_CM_128_HMAC_SHA1_80]\n",
+			[]string{"AEAD_AES_256_GCM", "AES_CM_128_HMAC_SHA1_80"}, "sdes_suites:\n        - AEAD_AES_256_GCM"},
+	} {
+		tg, err := ParseTarget("t.yaml", []byte(head+tc.sip))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := tg.PhoneSDES(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: PhoneSDES() = %v, want %v", tc.name, got, tc.want)
+		}
+		if out := tg.String(); tc.view != "" && !strings.Contains(out, tc.view) {
+			t.Errorf("%s: String() lacks %q:\n%s", tc.name, tc.view, out)
 		}
 	}
 }

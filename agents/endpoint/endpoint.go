@@ -69,6 +69,9 @@ type Config struct {
 	Direct bool
 	// DTMF offers and accepts RFC 4733 telephone-events (see Leg.SendDTMF).
 	DTMF bool
+	// SDES, for sip endpoints, lists the SDES-SRTP crypto-suites their
+	// media offers and accepts (plainrtp.Config.SDES); empty: plain RTP.
+	SDES []string
 	// RegisterExpiry is the Expires of REGISTER (default 300 s).
 	RegisterExpiry time.Duration
 	Logger         *slog.Logger

@@ -76,7 +76,7 @@ func (e *Endpoint) newSession(ctx context.Context) (media.Leg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: RTP socket: %w", err)
 	}
-	return plainrtp.New(plainrtp.Config{Conn: conn, AllowRemote: e.cfg.Net.Guard().Allow, Logger: e.log})
+	return plainrtp.New(plainrtp.Config{Conn: conn, AllowRemote: e.cfg.Net.Guard().Allow, Logger: e.log, SDES: e.cfg.SDES})
 }
 
 // turnServers is the TURN servers for one call: TURNSource's, else TURN.
@@ -124,7 +124,11 @@ func (e *Endpoint) Dial(ctx context.Context, to string) *Leg {
 	if err != nil {
 		return l.failAndBye(ctx, err, reports.CauseSignaling)
 	}
-	l.negotiated(offer, dlg.RemoteSDP, codec)
+	local, err := l.keepKeys(dlg.RemoteSDP, offer)
+	if err != nil {
+		return l.failAndBye(ctx, err, reports.CauseSignaling)
+	}
+	l.negotiated(local, dlg.RemoteSDP, codec)
 	return l.startMedia(ctx, codec)
 }
 

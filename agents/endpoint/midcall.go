@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/peer"
+	"github.com/gauntlet-rtc/gauntlet/agents/plainrtp"
 	"github.com/gauntlet-rtc/gauntlet/agents/sipua"
 	"github.com/pion/sdp/v3"
 )
@@ -63,10 +64,29 @@ func (l *Leg) redirect(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := retryPending(ctx, func() error { _, err := dlg.ReInvite(ctx, offer); return err }); err != nil {
+	var answer []byte
+	if err := retryPending(ctx, func() (err error) { answer, err = dlg.ReInvite(ctx, offer); return err }); err != nil {
+		return fmt.Errorf("endpoint: %s re-INVITE: %w", dir, err)
+	}
+	if _, err := l.keepKeys(answer, offer); err != nil {
 		return fmt.Errorf("endpoint: %s re-INVITE: %w", dir, err)
 	}
 	return nil
+}
+
+// keepKeys carries an SDES leg's keys through a re-INVITE: remote is the
+// far end's SDP, local ours that it answers or answered; the far end's new
+// key, if any, is taken, and local comes back with the one a=crypto our
+// re-offers and re-answers must carry (plainrtp.Leg.Update). Other legs
+// get local back as it is.
+func (l *Leg) keepKeys(remote, local []byte) ([]byte, error) {
+	l.mu.Lock()
+	sess := l.sess
+	l.mu.Unlock()
+	if p, ok := sess.(*plainrtp.Leg); ok {
+		return p.Update(remote, local)
+	}
+	return local, nil
 }
 
 // RestartICE restarts ICE on a WebRTC leg (RFC 8445 9): a re-INVITE with
@@ -157,6 +177,10 @@ func (l *Leg) answerReInvites(dlg *sipua.Dialog) {
 		l.mu.Lock()
 		local := l.local
 		l.mu.Unlock()
+		local, err := l.keepKeys(offer, local)
+		if err != nil {
+			return nil, err
+		}
 		return setDirection(local, mirror(sdpDirection(offer)))
 	})
 }

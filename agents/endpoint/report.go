@@ -91,6 +91,7 @@ func Combine(id string, caller LegReport, callee *LegReport) reports.Result {
 		webrtc = *callee
 	}
 	r.ICE, r.Security = webrtc.Media.ICE, webrtc.Media.Security
+	r.Security.TrunkSRTP = phoneSRTP(caller, callee)
 	r.Phases = reports.Phases{SignalingMS: ms(caller.Signaling), ICEMS: webrtc.Media.ICEMS, DTLSMS: webrtc.Media.DTLSMS}
 	if first := caller.Recv.FirstArrival; !first.IsZero() {
 		r.Phases.TotalMS = ms(first.Sub(caller.Start))
@@ -152,4 +153,17 @@ func failed(r reports.Result, cause string, err error) reports.Result {
 		r.Error = err.Error()
 	}
 	return r
+}
+
+// phoneSRTP is what the call's phone-side leg negotiated, as its SDP said
+// ("SDES <suite>" or "none"): the caller's when it is a phone, else the
+// callee's; "" when neither is.
+func phoneSRTP(caller LegReport, callee *LegReport) string {
+	if caller.Kind == KindSIP {
+		return caller.Media.Security.TrunkSRTP
+	}
+	if callee != nil && callee.Kind == KindSIP {
+		return callee.Media.Security.TrunkSRTP
+	}
+	return ""
 }

@@ -24,7 +24,8 @@ type Leg interface {
 }
 
 // LegReport is what a leg negotiated and measured. A plain RTP leg leaves
-// ICE, Security, ICEMS and DTLSMS empty.
+// ICE, ICEMS and DTLSMS empty, and of Security fills only TrunkSRTP (SDES
+// or none, from the SDP exchanged).
 type LegReport struct {
 	ICE       reports.ICE
 	Security  reports.Security // as seen on the wire, plus the remote fingerprint hash and our DTLS role

@@ -1,7 +1,7 @@
-// Package plainrtp is the phone-side media leg: plain RTP/AVP over one UDP
-// socket from the agent's socket layer, with the same method set as
-// peer.Peer (media.Leg), so a SIP agent drives it the way a browser agent
-// drives a WebRTC leg.
+// Package plainrtp is the phone-side media leg: plain RTP/AVP, or SRTP
+// keyed in the SDP (SDES, RFC 4568: RTP/SAVP), over one UDP socket from the
+// agent's socket layer, with the same method set as peer.Peer (media.Leg),
+// so a SIP agent drives it the way a browser agent drives a WebRTC leg.
 package plainrtp
 
 import (
@@ -49,6 +49,13 @@ type Config struct {
 	// RTCPInterval is the mean time between reports (default
 	// media.DefaultRTCPInterval); below 0 the leg sends none.
 	RTCPInterval time.Duration
+	// SDES lists the SDES-SRTP crypto-suites (SDESSuites names them) the
+	// leg offers, in order, and accepts. Empty: plain RTP/AVP only, and an
+	// RTP/SAVP offer is refused. Set: the leg offers RTP/SAVP with one
+	// a=crypto per suite, answers an RTP/SAVP offer with one a=crypto (the
+	// first offered line it can use), refuses plain RTP/AVP, and sends and
+	// receives SRTP and SRTCP with replay protection.
+	SDES []string
 }
 
 // Leg is one plain RTP media leg.
@@ -58,20 +65,27 @@ type Leg struct {
 	cfg   Config
 	log   *slog.Logger
 
-	mu        sync.Mutex
-	stage     stage
-	remote    net.Addr
-	codec     media.Codec
-	onRTP     func(*rtp.Packet, time.Time)
-	connected time.Time
-	closed    bool
-	rtp       int
-	rtcpCount int
-	rejected  int
+	mu         sync.Mutex
+	stage      stage
+	remote     net.Addr
+	codec      media.Codec
+	onRTP      func(*rtp.Packet, time.Time)
+	connected  time.Time
+	closed     bool
+	rtp        int
+	rtcpCount  int
+	rejected   int
+	authFailed int
 
-	wmu sync.Mutex
-	buf []byte
-	wg  sync.WaitGroup
+	suites  []sdesSuite  // Config.SDES resolved
+	offered []cryptoLine // our offer's a=crypto lines
+	sdes    *sdesSession // nil: plain RTP
+	dbuf    []byte       // decryption buffer of the RTP socket's reader
+
+	wmu  sync.Mutex
+	buf  []byte
+	sbuf []byte // the sealed packet, under wmu
+	wg   sync.WaitGroup
 
 	rtcp rtcpState
 }
@@ -96,10 +110,14 @@ func New(cfg Config) (*Leg, error) {
 	if err != nil || local.Addr().IsUnspecified() {
 		return nil, fmt.Errorf("%w: local address %v is not a usable media address", ErrConfig, cfg.Conn.LocalAddr())
 	}
+	suites, err := configSuites(cfg.SDES)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Leg{conn: cfg.Conn, local: netip.AddrPortFrom(local.Addr().Unmap(), local.Port()), cfg: cfg, log: cfg.Logger}, nil
+	return &Leg{conn: cfg.Conn, local: netip.AddrPortFrom(local.Addr().Unmap(), local.Port()), cfg: cfg, log: cfg.Logger, suites: suites}, nil
 }
 
 // Offer returns our SDP offer listing codecs in order of preference.
@@ -112,10 +130,15 @@ func (l *Leg) Offer(_ context.Context, codecs []media.Codec) ([]byte, error) {
 	if err := l.expect(stageNew); err != nil {
 		return nil, err
 	}
-	b, err := buildSDP(l.local, codecs, l.sdpRTCP(l.cfg.RTCPMux))
+	offered, err := offerCrypto(l.suites)
 	if err != nil {
 		return nil, err
 	}
+	b, err := buildSDP(l.local, codecs, l.sdpRTCP(l.cfg.RTCPMux), offered)
+	if err != nil {
+		return nil, err
+	}
+	l.offered = offered
 	l.stage = stageOffered
 	return b, nil
 }
@@ -136,11 +159,20 @@ func (l *Leg) Answer(_ context.Context, offer []byte, codecs []media.Codec) ([]b
 	if err := l.expect(stageNew); err != nil {
 		return nil, media.Codec{}, err
 	}
-	mux := l.cfg.RTCPMux && r.rtcpMux
-	b, err := buildSDP(l.local, []media.Codec{codec}, l.sdpRTCP(mux))
+	sess, err := l.answerCrypto(r)
 	if err != nil {
 		return nil, media.Codec{}, err
 	}
+	var crypto []cryptoLine
+	if sess != nil {
+		crypto = []cryptoLine{sess.local}
+	}
+	mux := l.cfg.RTCPMux && r.rtcpMux
+	b, err := buildSDP(l.local, []media.Codec{codec}, l.sdpRTCP(mux), crypto)
+	if err != nil {
+		return nil, media.Codec{}, err
+	}
+	l.sdes = sess
 	l.apply(r, codec, mux)
 	return b, codec, nil
 }
@@ -160,6 +192,11 @@ func (l *Leg) SetAnswer(answer []byte) (media.Codec, error) {
 	if err := l.expect(stageOffered); err != nil {
 		return media.Codec{}, err
 	}
+	sess, err := l.acceptCrypto(r)
+	if err != nil {
+		return media.Codec{}, err
+	}
+	l.sdes = sess
 	l.apply(r, r.codecs[0], l.cfg.RTCPMux && r.rtcpMux)
 	return r.codecs[0], nil
 }
@@ -225,8 +262,18 @@ func (l *Leg) readLoop(onRTP func(*rtp.Packet, time.Time)) {
 		switch {
 		case n >= 2 && b[0]>>6 == 2 && b[1] >= 192 && b[1] <= 223:
 			l.count(&l.rtcpCount)
-			l.handleRTCP(b, arrival)
-		case n >= 12 && b[0]>>6 == 2 && pkt.Unmarshal(b) == nil:
+			if b, ok := l.openRTCP(b); ok {
+				l.handleRTCP(b, arrival)
+			}
+		case n >= 12 && b[0]>>6 == 2:
+			var ok bool
+			if b, ok = l.openRTP(b); !ok {
+				continue
+			}
+			if pkt.Unmarshal(b) != nil {
+				l.count(&l.rejected)
+				continue
+			}
 			l.count(&l.rtp)
 			if s := l.rtcp.sess; s != nil {
 				s.OnReceive(&pkt.Header, arrival)
@@ -264,7 +311,11 @@ func (l *Leg) WriteRTP(pkt *rtp.Packet) error {
 	if err != nil {
 		return fmt.Errorf("plainrtp: marshal RTP: %w", err)
 	}
-	if _, err := l.conn.WriteTo(l.buf[:n], remote); err != nil {
+	raw, err := l.sealRTP(l.buf[:n])
+	if err != nil {
+		return err
+	}
+	if _, err := l.conn.WriteTo(raw, remote); err != nil {
 		return fmt.Errorf("plainrtp: send: %w", err)
 	}
 	if s := l.rtcpSession(); s != nil {
@@ -273,19 +324,29 @@ func (l *Leg) WriteRTP(pkt *rtp.Packet) error {
 	return nil
 }
 
-// Report returns the negotiated codec, when media became ready and the
-// packet counts; ICE and Security stay empty.
+// Report returns the negotiated codec, when media became ready, the
+// packet counts and, once the remote SDP is applied, Security.TrunkSRTP:
+// what the SDP exchange negotiated ("SDES <suite>", or "none" for plain
+// RTP). ICE and the DTLS figures stay empty.
 func (l *Leg) Report() media.LegReport {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return media.LegReport{
+	r := media.LegReport{
 		Codec:        l.codec,
 		Connected:    l.connected,
 		RTPReceived:  l.rtp,
 		RTCPReceived: l.rtcpCount,
 		Rejected:     l.rejected,
+		AuthFailed:   l.authFailed,
 		RTCP:         l.rtcpStatsLocked(),
 	}
+	if l.stage >= stageNegotiated {
+		r.Security.TrunkSRTP = "none"
+		if l.sdes != nil {
+			r.Security.TrunkSRTP = l.sdes.name()
+		}
+	}
+	return r
 }
 
 // Close closes the socket and waits for the read goroutine.

@@ -147,6 +147,9 @@ func (l *Leg) rtcpLoop(interval time.Duration) {
 		}
 		raw, err := rtcp.Marshal(st.sess.Report(time.Now()))
 		if err == nil {
+			raw, err = l.sealRTCP(raw)
+		}
+		if err == nil {
 			_, err = l.rtcpConn().WriteTo(raw, st.remote)
 		}
 		if err != nil {
@@ -168,7 +171,9 @@ func (l *Leg) rtcpReadLoop() {
 			return
 		}
 		l.count(&l.rtcpCount)
-		l.handleRTCP(buf[:n], time.Now())
+		if b, ok := l.openRTCP(buf[:n]); ok {
+			l.handleRTCP(b, time.Now())
+		}
 	}
 }
 

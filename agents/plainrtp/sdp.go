@@ -20,8 +20,9 @@ type sdpRTCP struct {
 
 // buildSDP writes an RTP/AVP description: c= and m= of the socket's
 // address, an rtpmap per codec, ptime 20, sendrecv, and the RTCP
-// attributes rt asks for.
-func buildSDP(local netip.AddrPort, codecs []media.Codec, rt sdpRTCP) ([]byte, error) {
+// attributes rt asks for. With crypto lines it is RTP/SAVP with an
+// a=crypto per line (RFC 4568), in order.
+func buildSDP(local netip.AddrPort, codecs []media.Codec, rt sdpRTCP, crypto []cryptoLine) ([]byte, error) {
 	addrType := "IP4"
 	if local.Addr().Is6() {
 		addrType = "IP6"
@@ -33,6 +34,9 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec, rt sdpRTCP) ([]byte, e
 			Port:   sdp.RangedPort{Value: int(local.Port())},
 			Protos: []string{"RTP", "AVP"},
 		},
+	}
+	if len(crypto) > 0 {
+		m.MediaName.Protos[1] = "SAVP"
 	}
 	for _, c := range codecs {
 		ch := c.Channels
@@ -47,6 +51,9 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec, rt sdpRTCP) ([]byte, e
 	}
 	if rt.mux {
 		m.WithPropertyAttribute("rtcp-mux")
+	}
+	for _, c := range crypto {
+		m.WithValueAttribute("crypto", c.value())
 	}
 	s := &sdp.SessionDescription{
 		Origin: sdp.Origin{
@@ -73,9 +80,12 @@ type remoteDesc struct {
 	codecs  []media.Codec
 	rtcpMux bool           // a=rtcp-mux
 	rtcp    netip.AddrPort // a=rtcp (RFC 3605); zero when absent
+	savp    bool           // RTP/SAVP: SRTP keyed by the a=crypto lines
+	crypto  []string       // the m-line's a=crypto values, in order
 }
 
-// parseSDP reads the first audio m-line of a plain RTP description.
+// parseSDP reads the first audio m-line of an RTP/AVP or RTP/SAVP
+// description.
 func parseSDP(b []byte) (remoteDesc, error) {
 	s, m, err := media.AudioSection(b)
 	if err != nil {
@@ -86,8 +96,8 @@ func parseSDP(b []byte) (remoteDesc, error) {
 		return remoteDesc{}, fmt.Errorf("%w: audio port %d (rejected or invalid)", ErrSDP, port)
 	}
 	proto := strings.Join(m.MediaName.Protos, "/")
-	if proto != "RTP/AVP" && proto != "RTP/AVPF" {
-		return remoteDesc{}, fmt.Errorf("%w: audio transport %q is not plain RTP (RTP/AVP)", ErrSDP, proto)
+	if proto != "RTP/AVP" && proto != "RTP/AVPF" && proto != "RTP/SAVP" {
+		return remoteDesc{}, fmt.Errorf("%w: audio transport %q is neither plain RTP (RTP/AVP) nor SDES-SRTP (RTP/SAVP)", ErrSDP, proto)
 	}
 	ci := m.ConnectionInformation
 	if ci == nil {
@@ -102,6 +112,7 @@ func parseSDP(b []byte) (remoteDesc, error) {
 		return remoteDesc{}, fmt.Errorf("%w: c= address %q is not a usable IP address", ErrSDP, ci.Address.Address)
 	}
 	r := remoteDesc{addr: netip.AddrPortFrom(ip, uint16(port)), codecs: media.CodecsFromSDP(m)}
+	r.savp, r.crypto = proto == "RTP/SAVP", cryptoValues(m)
 	_, r.rtcpMux = m.Attribute("rtcp-mux")
 	if v, ok := m.Attribute("rtcp"); ok {
 		r.rtcp = parseRTCPAttr(v, ip)

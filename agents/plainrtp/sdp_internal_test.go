@@ -38,7 +38,7 @@ func TestParseRTCPAttributes(t *testing.T) {
 
 func TestBuildSDPWritesRTCPAttributes(t *testing.T) {
 	local := netip.MustParseAddrPort("127.0.0.9:4000")
-	b, err := buildSDP(local, nil, sdpRTCP{mux: true, port: 4003})
+	b, err := buildSDP(local, nil, sdpRTCP{mux: true, port: 4003}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

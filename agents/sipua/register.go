@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -32,6 +33,7 @@ func (u *UA) Register(ctx context.Context, expires time.Duration) (status int, e
 	expiresHdr := sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second)))
 	var auth authState
 	var creds []sip.Header
+	retries := 0
 	for {
 		u.mu.Lock()
 		u.regCSeq++
@@ -50,6 +52,13 @@ func (u *UA) Register(ctx context.Context, expires time.Duration) (status int, e
 		if res.StatusCode < 300 {
 			return res.StatusCode, nil
 		}
+		if wait, ok := retryAfter(ctx, res, retries); ok {
+			retries++
+			if err := sleepCtx(ctx, wait); err != nil {
+				return res.StatusCode, err
+			}
+			continue // the same credentials: a 503 consumed no nonce count the server keeps
+		}
 		hdrs, ok, err := u.authorize(&auth, req, res)
 		if err != nil {
 			return res.StatusCode, err
@@ -58,6 +67,44 @@ func (u *UA) Register(ctx context.Context, expires time.Duration) (status int, e
 			return res.StatusCode, &StatusError{Method: "REGISTER", Code: res.StatusCode, Reason: res.Reason}
 		}
 		creds = hdrs
+	}
+}
+
+// maxOverloadRetries bounds how often one Register waits out a 503.
+const maxOverloadRetries = 3
+
+// retryAfter says whether a REGISTER answered res is to be sent again, and
+// after how long: a 503 with Retry-After (RFC 3261 21.5.4), when the wait
+// ends before ctx's deadline and the retries are not used up.
+func retryAfter(ctx context.Context, res *sip.Response, retries int) (time.Duration, bool) {
+	if res.StatusCode != sip.StatusServiceUnavailable || retries >= maxOverloadRetries {
+		return 0, false
+	}
+	h := res.GetHeader("Retry-After")
+	if h == nil {
+		return 0, false
+	}
+	v, _, _ := strings.Cut(strings.TrimSpace(h.Value()), ";") // a comment or duration parameter may follow
+	secs, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || secs < 0 {
+		return 0, false
+	}
+	wait := time.Duration(secs) * time.Second
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+		return 0, false
+	}
+	return wait, true
+}
+
+// sleepCtx waits d, or less when ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -35,6 +35,7 @@ type srvOpts struct {
 	wrongCode       int         // answer to wrong credentials: 401 (a new challenge, the default) or 403
 	dropFirstInvite bool        // udp: the first INVITE datagram is lost
 	tls             *tls.Config // wss: the server's certificate
+	overloaded      int         // the first this many REGISTERs get 503 with Retry-After: 1
 }
 
 // testServer is a sipgo registrar and callee the UA under test talks to.
@@ -196,7 +197,14 @@ func (s *testServer) respond(tx sip.ServerTransaction, res *sip.Response) {
 func (s *testServer) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	s.mu.Lock()
 	s.regs = append(s.regs, req)
+	busy := len(s.regs) <= s.o.overloaded
 	s.mu.Unlock()
+	if busy {
+		res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "1"))
+		s.respond(tx, res)
+		return
+	}
 	if s.o.password == "" {
 		s.respond(tx, sip.NewResponseFromRequest(req, 200, "OK", nil))
 		return

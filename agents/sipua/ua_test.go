@@ -301,3 +301,35 @@ func selfSigned(t *testing.T) (server, client *tls.Config) {
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
 		&tls.Config{RootCAs: pool}
 }
+
+// A REGISTER answered 503 with Retry-After is sent again once the wait is
+// over, when the caller's deadline leaves room for it (RFC 3261 21.5.4);
+// otherwise the 503 is the answer.
+func TestRegisterWaitsOutOverload(t *testing.T) {
+	tests := []struct {
+		name     string
+		budget   time.Duration
+		wantCode int
+		wantRegs int
+	}{
+		{"room to wait", 5 * time.Second, 200, 2},
+		{"no room", 800 * time.Millisecond, 503, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t, srvOpts{transport: "udp", overloaded: 1})
+			ua := newUA(t, s.config("alice"))
+			ctx, cancel := context.WithTimeout(context.Background(), tt.budget)
+			defer cancel()
+			status, err := ua.Register(ctx, time.Minute)
+			if status != tt.wantCode {
+				t.Fatalf("Register = %d, %v; want %d", status, err, tt.wantCode)
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if len(s.regs) != tt.wantRegs {
+				t.Errorf("%d REGISTERs sent, want %d", len(s.regs), tt.wantRegs)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,6 +233,32 @@ func TestSources(t *testing.T) {
 		if got[i] != want {
 			t.Errorf("address %d = %s, want %s", i, got[i], want)
 		}
+	}
+}
+
+// Shared sources hand the machine's addresses out in turn.
+func TestSharedSources(t *testing.T) {
+	a, b := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("::ffff:192.0.2.11")
+	s, err := socket.NewSharedSources([]netip.Addr{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Shared() || socket.NewSources().Shared() {
+		t.Fatal("Shared says the wrong thing")
+	}
+	var got []string
+	for range 5 {
+		x, err := s.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, x.String())
+	}
+	if want := "192.0.2.10 192.0.2.11 192.0.2.10 192.0.2.11 192.0.2.10"; strings.Join(got, " ") != want {
+		t.Errorf("got %v, want %s (mapped addresses unmapped)", got, want)
+	}
+	if _, err := socket.NewSharedSources(nil); !errors.Is(err, socket.ErrExhausted) {
+		t.Errorf("no addresses: %v, want ErrExhausted", err)
 	}
 }
 

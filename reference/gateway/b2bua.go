@@ -144,7 +144,7 @@ func (g *Gateway) admitOffer(req *sip.Request, tx sip.ServerTransaction) (offer,
 	if isWS(req.Transport()) {
 		o, err = parseWebRTCOffer(req.Body(), g.cfg.weakened(WeakenSDPChecks))
 	} else {
-		o, err = parsePlainOffer(req.Body())
+		o, err = parsePlainOffer(req.Body(), g.offerSuites())
 	}
 	if err != nil {
 		g.log.Info("offer refused", "call_id", req.CallID().Value(), "error", err)
@@ -326,16 +326,24 @@ func (c *call) answerCaller(caller *leg, o offer, ch chosen) ([]byte, error) {
 		answer, err := web.answer(gctx, o, ch)
 		return []byte(answer), err
 	}
-	r, err := listenRTP(g.cfg.mediaIP())
+	r, err := listenRTP(g.cfg.mediaIP(), g.phoneKeys())
 	if err != nil {
 		return nil, err
+	}
+	var crypto []cryptoAttr
+	if o.SDES != nil {
+		ours, err := r.sdes.answer(*o.SDES)
+		if err != nil {
+			return nil, errors.Join(err, r.close())
+		}
+		crypto = append(crypto, ours)
 	}
 	r.connect(o.Plain, ch)
 	caller.mu.Lock()
 	caller.rtp = r
 	v := caller.version
 	caller.mu.Unlock()
-	return plainSDP(g.cfg.mediaIP(), r.port(), ch.codecs(), mirror(o.Dir), caller.sessID, v), nil
+	return plainSDP(g.cfg.mediaIP(), r.port(), ch.codecs(), mirror(o.Dir), caller.sessID, v, crypto...), nil
 }
 
 func (c *call) webrtcHooks(l *leg) webrtcHooks {

@@ -85,6 +85,15 @@ type Config struct {
 	// actpass: "server" or "client". An offer of active or passive gets
 	// the opposite role.
 	DTLSRole string `yaml:"dtls_role"`
+	// TrunkSRTP is how media toward phones (the trunk/PBX side) is
+	// protected: "" or "none", plain RTP/AVP (the default); "sdes", SRTP
+	// keyed in the SDP (RFC 4568), required: RTP/SAVP with a=crypto both
+	// ways, and a phone speaking plain RTP gets 488.
+	TrunkSRTP string `yaml:"trunk_srtp"`
+	// SDESSuites are the SDES crypto-suites offered toward phones, in
+	// order of preference, and the only ones accepted from them (see
+	// SDESSuiteNames); used when TrunkSRTP is "sdes".
+	SDESSuites []string `yaml:"sdes_suites"`
 
 	// WebRTCUsers and SIPUsers make up the directory of known users.
 	WebRTCUsers UserRange `yaml:"webrtc_users"`
@@ -129,7 +138,8 @@ type Config struct {
 
 // DefaultConfig returns the hardened defaults: loopback on free ports for
 // every transport, SRTP_AEAD_AES_128_GCM preferred over
-// SRTP_AES128_CM_HMAC_SHA1_80, DTLS server role, users web1000-web1999 and
+// SRTP_AES128_CM_HMAC_SHA1_80, DTLS server role, plain RTP toward phones
+// (with DefaultSDESSuites ready for trunk_srtp: sdes), users web1000-web1999 and
 // desk2000-desk2999 with random passwords, digest (SHA-256 offered before
 // MD5) on REGISTER and INVITE, and rate limits that legitimate load from
 // many sources does not reach.
@@ -145,6 +155,7 @@ func DefaultConfig() Config {
 		MediaIP:        "127.0.0.1",
 		SRTPProfiles:   []string{"SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_HMAC_SHA1_80"},
 		DTLSRole:       DTLSRoleServer,
+		SDESSuites:     DefaultSDESSuites(),
 		WebRTCUsers:    UserRange{Pattern: "web{n}", Start: 1000, Count: 1000},
 		SIPUsers:       UserRange{Pattern: "desk{n}", Start: 2000, Count: 1000},
 		Auth:           DefaultAuthConfig(),
@@ -178,6 +189,7 @@ func (c Config) Validate() error {
 	for _, check := range []func() error{
 		c.validateNetwork,
 		c.validateSecurity,
+		c.validateSDES,
 		c.validateUsers,
 		c.validateTimers,
 		c.Auth.validate,

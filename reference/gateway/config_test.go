@@ -39,6 +39,17 @@ func TestConfigValidate(t *testing.T) {
 		{"fractional seconds", func(c *Config) { c.MinExpires = 1500 * time.Millisecond }, "min_expires"},
 		{"no bindings", func(c *Config) { c.MaxBindings = 0 }, "max_bindings"},
 		{"no invite timeout", func(c *Config) { c.InviteTimeout = 0 }, "invite_timeout"},
+		{"trunk srtp none", func(c *Config) { c.TrunkSRTP = TrunkSRTPNone }, ""},
+		{"trunk srtp sdes", func(c *Config) { c.TrunkSRTP = TrunkSRTPSDES }, ""},
+		{"sdes with every suite", func(c *Config) { c.TrunkSRTP, c.SDESSuites = TrunkSRTPSDES, SDESSuiteNames() }, ""},
+		{"trunk srtp dtls", func(c *Config) { c.TrunkSRTP = "dtls" }, "trunk_srtp"},
+		{"trunk srtp upper case", func(c *Config) { c.TrunkSRTP = "SDES" }, "trunk_srtp"},
+		{"sdes without suites", func(c *Config) { c.TrunkSRTP, c.SDESSuites = TrunkSRTPSDES, nil }, "sdes_suites"},
+		{"no suites without sdes", func(c *Config) { c.SDESSuites = nil }, ""},
+		{"unknown suite", func(c *Config) { c.SDESSuites = []string{"AES_CM_128_HMAC_SHA1_80", "F8_128_HMAC_SHA1_80"} }, "sdes_suites[1]"},
+		{"DTLS profile name as suite", func(c *Config) { c.SDESSuites = []string{"SRTP_AES128_CM_HMAC_SHA1_80"} }, "sdes_suites[0]"},
+		{"suite in lower case", func(c *Config) { c.SDESSuites = []string{"aead_aes_128_gcm"} }, "sdes_suites[0]"},
+		{"suite twice", func(c *Config) { c.SDESSuites = []string{"AEAD_AES_128_GCM", "AEAD_AES_128_GCM"} }, "sdes_suites[1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()

@@ -24,4 +24,6 @@ var (
 	ErrSDPNoCodec      = errors.New("sdp: no codec in common")
 	ErrSDPNotRTPAVP    = errors.New("sdp: audio is not RTP/AVP")
 	ErrSDPNoConnection = errors.New("sdp: no usable connection address or port")
+	ErrSDPNotSAVP      = errors.New("sdp: audio is not RTP/SAVP (trunk_srtp: sdes requires SDES-SRTP)")
+	ErrSDPNoCrypto     = errors.New("sdp: no usable a=crypto (SDES)")
 )

@@ -204,14 +204,20 @@ func (c *call) startBranch(ctx context.Context, o origination, t binding) (*leg,
 		}
 		body = []byte(sdp)
 	} else {
-		r, err := listenRTP(g.cfg.mediaIP())
+		r, err := listenRTP(g.cfg.mediaIP(), g.phoneKeys())
 		if err != nil {
 			return nil, err
 		}
 		l.mu.Lock()
 		l.rtp = r
 		l.mu.Unlock()
-		body = plainSDP(g.cfg.mediaIP(), r.port(), offered, dirSendRecv, l.sessID, l.version)
+		var crypto []cryptoAttr
+		if r.sdes != nil {
+			if crypto, err = r.sdes.offer(); err != nil {
+				return nil, err
+			}
+		}
+		body = plainSDP(g.cfg.mediaIP(), r.port(), offered, dirSendRecv, l.sessID, l.version, crypto...)
 	}
 	from := o.from
 	from.Params = sip.NewParams()
@@ -251,7 +257,10 @@ func (c *call) acceptBranch(l *leg, res *sip.Response, o origination) (chosen, e
 		ch, err = l.web.acceptAnswer(res.Body(), o.codecs, o.dtmf, c.g.cfg.weakened(WeakenSDPChecks))
 	} else {
 		var a plainAnswer
-		a, err = parsePlainAnswer(res.Body(), o.codecs, o.dtmf)
+		a, err = parsePlainAnswer(res.Body(), o.codecs, o.dtmf, l.rtp.sdes != nil)
+		if err == nil && l.rtp.sdes != nil {
+			err = l.rtp.sdes.answered(a.Crypto)
+		}
 		if err == nil {
 			ch = a.Chosen
 			l.rtp.connect(a.Media, ch)

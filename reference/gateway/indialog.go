@@ -80,7 +80,7 @@ func (l *leg) reoffer(ctx context.Context, body []byte) ([]byte, error) {
 	if r == nil {
 		return nil, errors.New("the leg has no media")
 	}
-	_, audio, media, dir, err := readPlain(body, true)
+	_, audio, media, dir, err := readPlain(body, true, r.sdes != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +88,9 @@ func (l *leg) reoffer(ctx context.Context, body []byte) ([]byte, error) {
 	c, ok := find(codecs, ch.Audio)
 	if !ok {
 		return nil, refuse(ErrSDPNoCodec, "the re-offer drops %s", ch.Audio)
+	}
+	if err := r.rekey(audio); err != nil {
+		return nil, err
 	}
 	next := chosen{Audio: c, DTMF: dtmfAt(dtmf, c.Clock, dtmf)}
 	r.connect(media, next)
@@ -97,7 +100,7 @@ func (l *leg) reoffer(ctx context.Context, body []byte) ([]byte, error) {
 	l.version++
 	v := l.version
 	l.mu.Unlock()
-	return plainSDP(l.c.g.cfg.mediaIP(), r.port(), next.codecs(), mirror(dir), l.sessID, v), nil
+	return plainSDP(l.c.g.cfg.mediaIP(), r.port(), next.codecs(), mirror(dir), l.sessID, v, r.crypto()...), nil
 }
 
 func find(cs []codec, want codec) (codec, bool) {
@@ -134,7 +137,7 @@ func (l *leg) reinvite(ctx context.Context, dir string) error {
 	if d == nil || r == nil {
 		return errors.New("no dialog or media")
 	}
-	req := d.newRequest(sip.INVITE, plainSDP(l.c.g.cfg.mediaIP(), r.port(), ch.codecs(), dir, l.sessID, v), "application/sdp")
+	req := d.newRequest(sip.INVITE, plainSDP(l.c.g.cfg.mediaIP(), r.port(), ch.codecs(), dir, l.sessID, v, r.crypto()...), "application/sdp")
 	res, err := d.do(ctx, req)
 	if err != nil {
 		return err
@@ -149,6 +152,11 @@ func (l *leg) reinvite(ctx context.Context, dir string) error {
 	if err := sd.Unmarshal(res.Body()); err == nil {
 		if audio := firstAudio(&sd); audio != nil {
 			l.dir.Store(direction(&sd, audio))
+			if r.sdes != nil {
+				if err := r.sdes.reanswered(cryptoValues(audio)); err != nil {
+					return fmt.Errorf("re-INVITE answer: %w", err)
+				}
+			}
 		}
 	}
 	return nil

@@ -34,11 +34,13 @@ type mediaEnd interface {
 }
 
 // rtpLeg is the plain-RTP side of one call: a UDP socket of its own on
-// MediaIP, exchanging RTP with the address in the phone's SDP. RTCP from the
-// phone is not read (no socket on port+1).
+// MediaIP, exchanging RTP (SRTP with SDES keys, when sdes is set) with the
+// address in the phone's SDP. RTCP is neither sent nor read (no socket on
+// port+1), so there is no SRTCP either.
 type rtpLeg struct {
 	conn *net.UDPConn
-	ssrc uint32 // the gateway's SSRC toward the phone
+	ssrc uint32    // the gateway's SSRC toward the phone
+	sdes *sdesKeys // nil: plain RTP/AVP
 
 	mu     sync.Mutex
 	remote *net.UDPAddr // nil while the phone holds with c=0.0.0.0
@@ -47,12 +49,23 @@ type rtpLeg struct {
 	ready  bool
 }
 
-func listenRTP(ip net.IP) (*rtpLeg, error) {
+// listenRTP opens a phone leg's media socket; sdes is its SDES-SRTP
+// state, nil for plain RTP.
+func listenRTP(ip net.IP, sdes *sdesKeys) (*rtpLeg, error) {
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
 	if err != nil {
 		return nil, fmt.Errorf("rtp socket on %s: %w", ip, err)
 	}
-	return &rtpLeg{conn: conn, ssrc: rand.Uint32(), dtmf: -1}, nil
+	return &rtpLeg{conn: conn, ssrc: rand.Uint32(), dtmf: -1, sdes: sdes}, nil
+}
+
+// crypto is what the leg's re-offers and answers carry: the negotiated
+// a=crypto of an SDES leg, nothing for plain RTP.
+func (r *rtpLeg) crypto() []cryptoAttr {
+	if r.sdes == nil {
+		return nil
+	}
+	return []cryptoAttr{r.sdes.current()}
 }
 
 func (r *rtpLeg) port() int { return r.conn.LocalAddr().(*net.UDPAddr).Port }
@@ -111,6 +124,11 @@ func (r *rtpLeg) send(k pktKind, p *rtp.Packet) error {
 	if err != nil {
 		return fmt.Errorf("marshal rtp: %w", err)
 	}
+	if r.sdes != nil {
+		if raw, err = r.sdes.seal(raw); err != nil {
+			return fmt.Errorf("srtp toward the phone: %w", err)
+		}
+	}
 	if _, err := r.conn.WriteToUDP(raw, t.remote); err != nil {
 		return fmt.Errorf("send rtp to %s: %w", t.remote, err)
 	}
@@ -124,9 +142,11 @@ func (r *rtpLeg) start(spawn func(func()) bool, deliver deliverFunc) {
 // receive reads RTP from the phone and hands each packet of a negotiated
 // payload type to deliver, until the socket is closed. Packets from any
 // other IP address than the phone's SDP names are dropped (no latching
-// onto strangers).
+// onto strangers), and so, on an SDES leg, is SRTP that does not
+// authenticate, replays a packet or is too old for the window.
 func (r *rtpLeg) receive(deliver deliverFunc) {
 	buf := make([]byte, 1500)
+	var plain []byte
 	var p rtp.Packet
 	for {
 		n, src, err := r.conn.ReadFromUDP(buf)
@@ -140,7 +160,15 @@ func (r *rtpLeg) receive(deliver deliverFunc) {
 		if !t.ready || t.remote == nil || !src.IP.Equal(t.remote.IP) {
 			continue
 		}
-		if err := p.Unmarshal(buf[:n]); err != nil {
+		b := buf[:n]
+		if r.sdes != nil {
+			out, err := r.sdes.open(plain[:0], b)
+			if err != nil {
+				continue
+			}
+			plain, b = out, out
+		}
+		if err := p.Unmarshal(b); err != nil {
 			continue
 		}
 		p.Extension, p.Extensions, p.ExtensionProfile = false, nil, 0

@@ -123,7 +123,8 @@ type offer struct {
 	Codecs []codec // the offer's codecs the gateway supports, in offer order, with the offer's PTs
 	DTMF   []codec // the offer's telephone-event formats
 	Dir    string
-	Plain  plainMedia // for a plain offer: where RTP goes
+	Plain  plainMedia  // for a plain offer: where RTP goes
+	SDES   *cryptoAttr // for an RTP/SAVP offer: the phone's a=crypto the gateway takes
 }
 
 // common picks the offer's supported codecs and telephone-events.

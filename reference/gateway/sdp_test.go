@@ -211,7 +211,7 @@ func TestParsePhoneAnswer(t *testing.T) {
 		{"garbage", []byte("v=1"), ErrSDPSyntax, "", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parsePlainAnswer(tc.body, offered, nil)
+			got, err := parsePlainAnswer(tc.body, offered, nil, false)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("err = %v, want %v", err, tc.err)

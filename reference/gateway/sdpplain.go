@@ -15,10 +15,11 @@ type plainMedia struct {
 	Addr *net.UDPAddr
 }
 
-// readPlain reads the audio m-line of an RTP/AVP description: transport,
-// connection address and port, direction. A c=0.0.0.0 or port 0 is a hold
-// with no address when hold is allowed (re-INVITEs), else refused.
-func readPlain(body []byte, hold bool) (*sdp.SessionDescription, *sdp.MediaDescription, plainMedia, string, error) {
+// readPlain reads the audio m-line of an RTP/AVP description (RTP/SAVP
+// when savp: SDES-SRTP is required): transport, connection address and
+// port, direction. A c=0.0.0.0 or port 0 is a hold with no address when
+// hold is allowed (re-INVITEs), else refused.
+func readPlain(body []byte, hold, savp bool) (*sdp.SessionDescription, *sdp.MediaDescription, plainMedia, string, error) {
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(body); err != nil {
 		return nil, nil, plainMedia{}, "", refuse(ErrSDPSyntax, "%v", err)
@@ -27,7 +28,10 @@ func readPlain(body []byte, hold bool) (*sdp.SessionDescription, *sdp.MediaDescr
 	if audio == nil {
 		return nil, nil, plainMedia{}, "", refuse(ErrSDPNoAudio, "no m=audio")
 	}
-	if proto := strings.Join(audio.MediaName.Protos, "/"); proto != "RTP/AVP" {
+	switch proto := strings.Join(audio.MediaName.Protos, "/"); {
+	case savp && proto != "RTP/SAVP":
+		return nil, nil, plainMedia{}, "", refuse(ErrSDPNotSAVP, "audio proto is %q", proto)
+	case !savp && proto != "RTP/AVP":
 		return nil, nil, plainMedia{}, "", refuse(ErrSDPNotRTPAVP, "audio proto is %q", proto)
 	}
 	dir := direction(&sd, audio)
@@ -58,10 +62,12 @@ func readPlain(body []byte, hold bool) (*sdp.SessionDescription, *sdp.MediaDescr
 	return &sd, audio, plainMedia{Addr: &net.UDPAddr{IP: ip, Port: port}}, dir, nil
 }
 
-// parsePlainOffer checks a phone's RTP/AVP offer (SDES and DTLS are not
-// spoken toward the phone side).
-func parsePlainOffer(body []byte) (offer, error) {
-	_, audio, media, dir, err := readPlain(body, false)
+// parsePlainOffer checks a phone's offer: RTP/AVP, or with suites (SDES
+// required) RTP/SAVP with an a=crypto of one of them, the first offered
+// that is usable (the phone's order of preference). DTLS is not spoken
+// toward the phone side.
+func parsePlainOffer(body []byte, suites []sdesSuite) (offer, error) {
+	_, audio, media, dir, err := readPlain(body, false, len(suites) > 0)
 	if err != nil {
 		return offer{}, err
 	}
@@ -69,20 +75,31 @@ func parsePlainOffer(body []byte) (offer, error) {
 	if len(codecs) == 0 {
 		return offer{}, refuse(ErrSDPNoCodec, "none of opus/48000/2, PCMU/8000, PCMA/8000 offered")
 	}
-	return offer{SDP: body, Codecs: codecs, DTMF: dtmf, Dir: dir, Plain: media}, nil
+	o := offer{SDP: body, Codecs: codecs, DTMF: dtmf, Dir: dir, Plain: media}
+	if len(suites) > 0 {
+		a, err := pickCrypto(cryptoValues(audio), suites, "")
+		if err != nil {
+			return offer{}, err
+		}
+		o.SDES = &a
+	}
+	return o, nil
 }
 
-// plainAnswer is what the gateway takes from a phone's RTP/AVP answer.
+// plainAnswer is what the gateway takes from a phone's RTP/AVP (or
+// RTP/SAVP) answer.
 type plainAnswer struct {
 	Media  plainMedia
 	Chosen chosen // with the phone's payload types
 	Dir    string
+	Crypto []string // the a=crypto values, for an RTP/SAVP answer
 }
 
 // parsePlainAnswer reads a phone's answer to an offer of offered: the first
-// answered format that is one of offered wins.
-func parsePlainAnswer(body []byte, offered, offeredDTMF []codec) (plainAnswer, error) {
-	_, audio, media, dir, err := readPlain(body, false)
+// answered format that is one of offered wins. savp: the offer was
+// RTP/SAVP, so must the answer be.
+func parsePlainAnswer(body []byte, offered, offeredDTMF []codec, savp bool) (plainAnswer, error) {
+	_, audio, media, dir, err := readPlain(body, false, savp)
 	if err != nil {
 		return plainAnswer{}, err
 	}
@@ -90,13 +107,14 @@ func parsePlainAnswer(body []byte, offered, offeredDTMF []codec) (plainAnswer, e
 	if !ok {
 		return plainAnswer{}, refuse(ErrSDPNoCodec, "answer picks no offered codec")
 	}
-	return plainAnswer{Media: media, Chosen: ch, Dir: dir}, nil
+	return plainAnswer{Media: media, Chosen: ch, Dir: dir, Crypto: cryptoValues(audio)}, nil
 }
 
-// plainSDP renders a plain RTP/AVP offer or answer toward a phone: the
-// codecs and telephone-events with their payload types, the direction, and
-// no ICE, DTLS, rtcp-fb or SDES attributes. version is the o= version.
-func plainSDP(ip net.IP, port int, codecs []codec, dir string, sessionID, version uint64) []byte {
+// plainSDP renders an offer or answer toward a phone: RTP/AVP, or
+// RTP/SAVP with an a=crypto per attribute of crypto (SDES, RFC 4568); the
+// codecs and telephone-events with their payload types, the direction,
+// and no ICE, DTLS or rtcp-fb attributes. version is the o= version.
+func plainSDP(ip net.IP, port int, codecs []codec, dir string, sessionID, version uint64, crypto ...cryptoAttr) []byte {
 	var b strings.Builder
 	line := func(format string, args ...any) {
 		fmt.Fprintf(&b, format, args...)
@@ -111,7 +129,11 @@ func plainSDP(ip net.IP, port int, codecs []codec, dir string, sessionID, versio
 	for i, c := range codecs {
 		pts[i] = strconv.Itoa(int(c.PT))
 	}
-	line("m=audio %d RTP/AVP %s", port, strings.Join(pts, " "))
+	proto := "RTP/AVP"
+	if len(crypto) > 0 {
+		proto = "RTP/SAVP"
+	}
+	line("m=audio %d %s %s", port, proto, strings.Join(pts, " "))
 	for _, c := range codecs {
 		line("a=rtpmap:%d %s", c.PT, c)
 		if c.Fmtp != "" {
@@ -120,6 +142,9 @@ func plainSDP(ip net.IP, port int, codecs []codec, dir string, sessionID, versio
 	}
 	line("a=ptime:20")
 	line("a=%s", dir)
+	for _, a := range crypto {
+		line("a=crypto:%s", a)
+	}
 	return []byte(b.String())
 }
 

@@ -13,7 +13,8 @@ const (
 	// extended master secret.
 	WeakenStrongDTLS = "strong-dtls"
 	// WeakenReplayProtection switches SRTP (and SRTCP) replay protection
-	// off on the browser legs: a replayed packet is relayed again.
+	// off on the browser legs and on SDES phone legs (trunk_srtp: sdes):
+	// a replayed packet is relayed again.
 	WeakenReplayProtection = "replay-protection"
 	// WeakenFingerprintCheck stops checking the browser's DTLS certificate
 	// against the fingerprint in its SDP.

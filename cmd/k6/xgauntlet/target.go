@@ -40,7 +40,7 @@ type pair struct {
 }
 
 func newTarget(t *scenarios.Target) *Target {
-	return &Target{file: t, pairs: map[int]*pair{}, sources: socket.NewSources()}
+	return &Target{file: t, pairs: map[int]*pair{}}
 }
 
 // start resolves the guard and starts the clock, once. The clock outlives
@@ -49,6 +49,10 @@ func (t *Target) start(ctx context.Context) error {
 	t.startOnce.Do(func() {
 		guard, err := t.file.Guard(ctx)
 		if err != nil {
+			t.startErr = err
+			return
+		}
+		if t.sources, err = t.file.Sources(ctx); err != nil {
 			t.startErr = err
 			return
 		}
