@@ -3,6 +3,7 @@ package scenarios
 import (
 	"flag"
 	"fmt"
+	"github.com/gauntlet-rtc/gauntlet/agents/nat"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,5 +155,16 @@ func TestWarnings(t *testing.T) {
 	s.Load.Calls = 10 // concurrency above calls never comes into play: no clamp
 	if w := s.Warnings(); len(w) != 0 {
 		t.Errorf("concurrency 50 for 10 calls warns: %v", w)
+	}
+
+	// An impaired population whose media can only go over TURN on TCP.
+	s.Populations[0].Network = &Network{}
+	if w := s.Warnings(); len(w) != 0 {
+		t.Errorf("an impaired population on UDP warns: %v", w)
+	}
+	s.Populations[0].NAT = nat.UDPBlocked
+	want = "populations[0].network: behind udp-blocked this population's media reaches the relay over TURN on TCP or TLS"
+	if w := s.Warnings(); len(w) != 1 || !strings.Contains(w[0], want) {
+		t.Errorf("Warnings() = %q, want one saying %q", w, want)
 	}
 }

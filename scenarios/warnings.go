@@ -1,5 +1,7 @@
 package scenarios
 
+import "github.com/gauntlet-rtc/gauntlet/agents/nat"
+
 // Warnings are things in a valid scenario that will not do what they seem
 // to, phrased like errors (file:line: field: message). The runner should
 // show them and put them in the summary's warnings.
@@ -47,6 +49,25 @@ func (s *Scenario) Warnings() []string {
 	if want := min(s.Load.Concurrency, s.Load.Calls); limit > 0 && want > limit {
 		l := &errorList{src: orEmpty(s.src)}
 		l.add("load.concurrency", nil, "%d %s at once need more users than the populations have: they allow at most %d at once, so the run will hold %d", s.Load.Concurrency, s.Units(), limit, limit)
+		out = append(out, l.list[0].Error())
+	}
+	return append(out, s.streamImpairmentWarnings()...)
+}
+
+// streamImpairmentWarnings names the populations whose network section
+// cannot reach their media: behind udp-blocked or tcp-one-port, media goes
+// to the relay over TURN on TCP or TLS, a byte stream the packet
+// impairment layer does not see (TCP would turn loss into retransmission
+// delay anyway), so their calls measure an unimpaired path.
+func (s *Scenario) streamImpairmentWarnings() []string {
+	var out []string
+	for i, p := range s.Populations {
+		if p.Network == nil || (p.NAT != nat.UDPBlocked && p.NAT != nat.TCPOnePort) {
+			continue
+		}
+		l := &errorList{src: orEmpty(s.src)}
+		l.add(joinPath(indexPath("populations", i), "network"), nil,
+			"behind %s this population's media reaches the relay over TURN on TCP or TLS, which the impairment layer does not see: its calls are measured unimpaired", p.NAT)
 		out = append(out, l.list[0].Error())
 	}
 	return out
