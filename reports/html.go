@@ -181,6 +181,9 @@ func newHTMLView(s *Summary) htmlView {
 	} {
 		v.Negotiated = append(v.Negotiated, countTable(c.title, c.m))
 	}
+	if len(n.TrunkSRTP) > 0 {
+		v.Negotiated = append(v.Negotiated, countTable("Phone-side SRTP", n.TrunkSRTP))
+	}
 
 	for _, a := range s.Attacks {
 		v.Attacks = append(v.Attacks, htmlAttack{AttackSummary: a, Class: verdictClass(a.Verdict)})

@@ -109,7 +109,7 @@ func newNegotiated() Negotiated {
 	return Negotiated{
 		Codec: map[string]int{}, DTLSVersion: map[string]int{}, CipherSuite: map[string]int{},
 		SRTPProfile: map[string]int{}, FingerprintHash: map[string]int{}, CandidatePair: map[string]int{},
-		RelayProtocol: map[string]int{},
+		RelayProtocol: map[string]int{}, TrunkSRTP: map[string]int{},
 	}
 }
 
@@ -240,6 +240,7 @@ func (z *Summarizer) addSecurity(r Result) {
 	countIf(z.neg.CipherSuite, r.Security.CipherSuite)
 	countIf(z.neg.SRTPProfile, r.Security.SRTPProfile)
 	countIf(z.neg.FingerprintHash, r.Security.FingerprintHash)
+	countIf(z.neg.TrunkSRTP, r.Security.TrunkSRTP)
 }
 
 // addExpectation counts a call against its expected ICE outcome. A call
@@ -491,9 +492,12 @@ func cloneNegotiated(n Negotiated) Negotiated {
 	for _, p := range []struct{ dst, src map[string]int }{
 		{c.Codec, n.Codec}, {c.DTLSVersion, n.DTLSVersion}, {c.CipherSuite, n.CipherSuite},
 		{c.SRTPProfile, n.SRTPProfile}, {c.FingerprintHash, n.FingerprintHash}, {c.CandidatePair, n.CandidatePair},
-		{c.RelayProtocol, n.RelayProtocol},
+		{c.RelayProtocol, n.RelayProtocol}, {c.TrunkSRTP, n.TrunkSRTP},
 	} {
 		maps.Copy(p.dst, p.src)
+	}
+	if len(c.TrunkSRTP) == 0 {
+		c.TrunkSRTP = nil // omitted from summary.json when no record had a phone leg
 	}
 	return c
 }

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -324,5 +325,20 @@ func TestHostMeta(t *testing.T) {
 	m := HostMeta(RunMeta{Hostname: "given"})
 	if m.GoVersion == "" || m.OS == "" || m.Arch == "" || m.Hostname != "given" {
 		t.Fatalf("HostMeta = %+v", m)
+	}
+}
+
+// What phone-side legs negotiated is counted beside the DTLS-SRTP figures,
+// and left out of summary.json when no record has a phone leg.
+func TestSummaryTrunkSRTP(t *testing.T) {
+	sdes := func(r *Result) { r.Security.TrunkSRTP = "SDES AES_CM_128_HMAC_SHA1_80" }
+	plain := func(r *Result) { r.Security.TrunkSRTP = "none" }
+	s := summarize([]Result{with(call("a", 4.4), sdes), with(call("b", 4.4), sdes), with(call("c", 4.4), plain), call("d", 4.4)})
+	want := map[string]int{"SDES AES_CM_128_HMAC_SHA1_80": 2, "none": 1}
+	if !maps.Equal(s.Negotiated.TrunkSRTP, want) {
+		t.Errorf("trunk_srtp %v, want %v", s.Negotiated.TrunkSRTP, want)
+	}
+	if s := summarize([]Result{call("e", 4.4)}); s.Negotiated.TrunkSRTP != nil {
+		t.Errorf("no phone leg, yet trunk_srtp %v", s.Negotiated.TrunkSRTP)
 	}
 }

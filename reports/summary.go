@@ -154,6 +154,9 @@ type Negotiated struct {
 	FingerprintHash map[string]int `json:"fingerprint_hash"`
 	CandidatePair   map[string]int `json:"candidate_pair"`
 	RelayProtocol   map[string]int `json:"relay_protocol"`
+	// TrunkSRTP is what the phone-side legs negotiated (Security.TrunkSRTP:
+	// "SDES <suite>" or "none"); absent when no record has a phone leg.
+	TrunkSRTP map[string]int `json:"trunk_srtp,omitempty"`
 }
 
 // FailureGroup is the failed call and REGISTER records sharing one cause.
