@@ -32,6 +32,7 @@ type fakeStream struct {
 	mu    sync.Mutex
 	hung  bool
 	conns []net.Conn
+	first []chan struct{} // per connection, closed once its first message is read (or it ends)
 	done  sync.WaitGroup
 }
 
@@ -63,16 +64,28 @@ func (f *fakeStream) accept() {
 		}
 		f.mu.Lock()
 		f.conns = append(f.conns, c)
+		read := make(chan struct{})
+		f.first = append(f.first, read)
+		earlier := f.first[:len(f.first)-1]
 		hung := f.hung
 		f.mu.Unlock()
 		if !hung {
-			f.done.Go(func() { f.serve(c) })
+			f.done.Go(func() { f.serve(c, read, earlier) })
+		} else {
+			close(read)
 		}
 	}
 }
 
-func (f *fakeStream) serve(c net.Conn) {
+// serve answers one connection. read is closed once its first message is
+// in; earlier are those of the connections accepted before it, so a hung
+// fake decides on a liveness OPTIONS only after every message sent before
+// it was read, whatever order the goroutines ran in.
+func (f *fakeStream) serve(c net.Conn, read chan struct{}, earlier []chan struct{}) {
 	defer c.Close()
+	var once sync.Once
+	firstRead := func() { once.Do(func() { close(read) }) }
+	defer firstRead()
 	br := bufio.NewReader(c)
 	if f.websocket {
 		u := ws.Upgrader{Protocol: func(p []byte) bool { return string(p) == "sip" }}
@@ -98,7 +111,23 @@ func (f *fakeStream) serve(c net.Conn) {
 			f.mu.Lock()
 			f.hung = true
 			f.mu.Unlock()
+			firstRead()
 			continue
+		}
+		firstRead()
+		if f.mode == "hang" {
+			for _, e := range earlier {
+				select {
+				case <-e:
+				case <-time.After(2 * time.Second):
+				}
+			}
+			f.mu.Lock()
+			hung := f.hung
+			f.mu.Unlock()
+			if hung {
+				continue // a hung listener answers nothing
+			}
 		}
 		m, err := sip.ParseMessage(msg)
 		if err != nil {
