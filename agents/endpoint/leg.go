@@ -41,6 +41,8 @@ type Leg struct {
 	local      []byte // our last SDP (offer or answer), re-sent for hold and unhold
 	remote     []byte // the far end's last SDP
 	dtmf       dtmfState
+	paused     uint8     // why the receiver is paused (pauseOwnHold, pauseFarHold), 0: it is not
+	reoffers   []Reoffer // the far end's re-offers, answered
 
 	done     chan struct{}
 	doneOnce sync.Once

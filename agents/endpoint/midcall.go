@@ -23,9 +23,9 @@ var ErrNotConnected = errors.New("endpoint: the leg has no call")
 // this leg's receiver counts the silence until Unhold as a pause, not a
 // gap.
 func (l *Leg) Hold(ctx context.Context) error {
-	l.pauseReceiver(true)
+	l.pauseReceiver(pauseOwnHold, true)
 	if err := l.redirect(ctx, "sendonly"); err != nil {
-		l.pauseReceiver(false)
+		l.pauseReceiver(pauseOwnHold, false)
 		return err
 	}
 	return nil
@@ -35,21 +35,35 @@ func (l *Leg) Hold(ctx context.Context) error {
 func (l *Leg) Unhold(ctx context.Context) error {
 	err := l.redirect(ctx, "sendrecv")
 	if err == nil {
-		l.pauseReceiver(false)
+		l.pauseReceiver(pauseOwnHold, false)
 	}
 	return err
 }
 
-func (l *Leg) pauseReceiver(pause bool) {
+// Reasons the leg's receiver is paused (Leg.paused): the silence is on
+// purpose, no gap.
+const (
+	pauseOwnHold uint8 = 1 << iota // this leg put the call on hold
+	pauseFarHold                   // the far end's re-offer says it will not send
+)
+
+// pauseReceiver sets or clears one reason to pause the receiver; it is
+// paused while any reason holds.
+func (l *Leg) pauseReceiver(why uint8, on bool) {
 	l.mu.Lock()
-	recv := l.recv
-	l.mu.Unlock()
-	switch {
-	case recv == nil:
-	case pause:
-		recv.Pause(time.Now())
+	defer l.mu.Unlock()
+	was := l.paused != 0
+	if on {
+		l.paused |= why
+	} else {
+		l.paused &^= why
+	}
+	switch now := l.paused != 0; {
+	case l.recv == nil || now == was:
+	case now:
+		l.recv.Pause(time.Now())
 	default:
-		recv.Resume(time.Now())
+		l.recv.Resume(time.Now())
 	}
 }
 
@@ -167,22 +181,64 @@ func (l *Leg) Transfer(ctx context.Context, target string) error {
 	}
 }
 
-// answerReInvites lets a plain-RTP leg take the far end's hold and unhold:
-// the answer is its own SDP with the mirrored direction.
+// answerReInvites lets the leg take the far end's re-offers: hold and
+// unhold, and on a WebRTC leg an ICE restart. A plain-RTP leg answers
+// with its own SDP, the direction mirrored; a WebRTC leg asks its peer:
+// Reanswer when the ICE credentials stay (same ICE pair and DTLS
+// association, direction mirrored, its DTLS role kept), RestartAnswer
+// when they change. The direction offered is recorded (Reoffers) and,
+// when it says the far end will not send (recvonly, inactive), the
+// receiver counts the silence as a pause until a re-offer that sends.
 func (l *Leg) answerReInvites(dlg *sipua.Dialog) {
-	if l.e.cfg.Kind != KindSIP || dlg == nil {
+	if dlg == nil {
 		return
 	}
-	dlg.OnReInvite(func(offer []byte) ([]byte, error) {
-		l.mu.Lock()
-		local := l.local
-		l.mu.Unlock()
-		local, err := l.keepKeys(offer, local)
-		if err != nil {
-			return nil, err
+	dlg.OnReInvite(l.answerReOffer)
+}
+
+// restartAnswerTimeout bounds the gathering of an ICE restart's answer.
+const restartAnswerTimeout = 10 * time.Second
+
+// Reoffer is one re-offer of the far end that the leg answered: when it
+// came, the media direction it offered (a=sendonly or a=inactive put the
+// call on hold from the far end, a=sendrecv takes the hold off), and
+// whether it restarted ICE.
+type Reoffer struct {
+	At        time.Time
+	Direction string
+	Restart   bool
+}
+
+func (l *Leg) answerReOffer(offer []byte) ([]byte, error) {
+	l.mu.Lock()
+	local, sess := l.local, l.sess
+	l.mu.Unlock()
+	dir := sdpDirection(offer)
+	var answer []byte
+	var err error
+	p, webrtc := sess.(*peer.Peer)
+	restart := webrtc && p.IsRestart(offer)
+	switch {
+	case restart:
+		ctx, cancel := context.WithTimeout(context.Background(), restartAnswerTimeout)
+		answer, err = p.RestartAnswer(ctx, offer)
+		cancel()
+	case webrtc:
+		answer, err = p.Reanswer(offer, local)
+	default:
+		if answer, err = l.keepKeys(offer, local); err == nil {
+			answer, err = setDirection(answer, mirror(dir))
 		}
-		return setDirection(local, mirror(sdpDirection(offer)))
-	})
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.local, l.remote = answer, offer
+	l.reoffers = append(l.reoffers, Reoffer{At: time.Now(), Direction: dir, Restart: restart})
+	l.mu.Unlock()
+	l.pauseReceiver(pauseFarHold, dir == "recvonly" || dir == "inactive")
+	return answer, nil
 }
 
 var directions = []string{"sendrecv", "sendonly", "recvonly", "inactive"}

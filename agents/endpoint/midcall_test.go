@@ -3,6 +3,7 @@ package endpoint
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/pion/rtp"
@@ -92,5 +93,62 @@ func TestICEUfrag(t *testing.T) {
 	}
 	if got := iceUfrag([]byte(plainSDP)); got != "" {
 		t.Errorf("iceUfrag of plain SDP = %q", got)
+	}
+}
+
+// A far end's re-offers are answered with the direction mirrored and
+// recorded, and the receiver is paused while the far end says it will not
+// send (recvonly, inactive), whatever this leg's own hold says.
+func TestAnswerReOffer(t *testing.T) {
+	recv := media.NewReceiver(media.PCMU)
+	recv.Observe(&rtp.Packet{Header: rtp.Header{SequenceNumber: 1, PayloadType: 0}, Payload: make([]byte, 160)}, time.Now())
+	paused := func() bool { return recv.SilenceAt(time.Now().Add(time.Hour)) < time.Minute }
+	l := &Leg{e: &Endpoint{cfg: Config{Kind: KindSIP}}, recv: recv, local: []byte(plainSDP)}
+	for i, step := range []struct {
+		offered string // the direction of the far end's re-offer
+		own     string // or this leg's own hold ("+") or unhold ("-")
+		answer  string
+		paused  bool
+	}{
+		{offered: "sendonly", answer: "recvonly", paused: false},
+		{offered: "inactive", answer: "inactive", paused: true},
+		{offered: "recvonly", answer: "sendonly", paused: true},
+		{own: "+", paused: true},
+		{offered: "sendrecv", answer: "sendrecv", paused: true}, // own hold still on
+		{own: "-", paused: false},
+		{offered: "inactive", answer: "inactive", paused: true},
+		{offered: "sendrecv", answer: "sendrecv", paused: false},
+	} {
+		switch step.own {
+		case "+":
+			l.pauseReceiver(pauseOwnHold, true)
+		case "-":
+			l.pauseReceiver(pauseOwnHold, false)
+		default:
+			offer, err := setDirection([]byte(plainSDP), step.offered)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, err := l.answerReOffer(offer)
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			if got := sdpDirection(answer); got != step.answer {
+				t.Errorf("step %d: %s answered %s, want %s", i, step.offered, got, step.answer)
+			}
+		}
+		if got := paused(); got != step.paused {
+			t.Errorf("step %d: paused %v, want %v", i, got, step.paused)
+		}
+	}
+	var got []string
+	for _, r := range l.Report().Reoffers {
+		got = append(got, r.Direction)
+		if r.Restart || r.At.IsZero() {
+			t.Errorf("re-offer %+v", r)
+		}
+	}
+	if want := "sendonly inactive recvonly sendrecv inactive sendrecv"; strings.Join(got, " ") != want {
+		t.Errorf("recorded %q, want %q", strings.Join(got, " "), want)
 	}
 }

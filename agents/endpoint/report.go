@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
@@ -30,6 +31,10 @@ type LegReport struct {
 	Recv    media.Stats
 	// Silence is how long nothing had arrived at End, holds left out.
 	Silence time.Duration
+	// Reoffers are the far end's re-offers the leg answered, in order: a
+	// hold or unhold the far end (or the target, passing on the other
+	// party's) applied to this leg, or an ICE restart.
+	Reoffers []Reoffer
 }
 
 // Report returns what the leg saw so far.
@@ -38,7 +43,7 @@ func (l *Leg) Report() LegReport {
 	r := LegReport{
 		User: l.e.User(), Kind: l.e.cfg.Kind, Caller: l.caller, Peer: l.peer,
 		Start: l.start, End: l.end, Err: l.err, Cause: l.cause, SIPStatus: l.status,
-		Connected: l.connected, Codec: l.codec,
+		Connected: l.connected, Codec: l.codec, Reoffers: slices.Clone(l.reoffers),
 	}
 	if l.dialog != nil {
 		r.Signaling = l.dialog.Timing.Signaling()

@@ -19,7 +19,9 @@ import (
 
 // testBrowser is the SIP half of a browser: a WebSocket (subprotocol sip)
 // carrying messages built with sipgo's sip package. It answers BYEs from
-// the gateway with 200 and reports them on byes.
+// the gateway with 200 and reports them on byes; other requests from the
+// gateway (re-INVITEs, ACKs) go to requests, unanswered, dropped when
+// nobody reads.
 type testBrowser struct {
 	t        *testing.T
 	user     string
@@ -31,6 +33,7 @@ type testBrowser struct {
 	wmu      sync.Mutex
 	res      chan *sip.Response
 	byes     chan *sip.Request
+	requests chan *sip.Request
 	readers  sync.WaitGroup
 }
 
@@ -54,6 +57,7 @@ func dialBrowser(ctx context.Context, t *testing.T, url, user, domain string) *t
 	b := &testBrowser{
 		t: t, user: user, domain: domain, host: strings.ToLower(rand.Text()[:10]) + ".invalid",
 		conn: conn, rw: rw, res: make(chan *sip.Response, 16), byes: make(chan *sip.Request, 4),
+		requests: make(chan *sip.Request, 16),
 	}
 	b.readers.Go(b.read)
 	t.Cleanup(b.close)
@@ -80,12 +84,17 @@ func (b *testBrowser) read() {
 		case *sip.Response:
 			b.res <- m
 		case *sip.Request:
-			if m.Method == sip.BYE {
-				if err := b.write(sip.NewResponseFromRequest(m, 200, "OK", nil)); err != nil {
-					b.t.Errorf("browser 200 to BYE: %v", err)
+			if m.Method != sip.BYE {
+				select {
+				case b.requests <- m:
+				default:
 				}
-				b.byes <- m
+				continue
 			}
+			if err := b.write(sip.NewResponseFromRequest(m, 200, "OK", nil)); err != nil {
+				b.t.Errorf("browser 200 to BYE: %v", err)
+			}
+			b.byes <- m
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/sdp/v3"
@@ -13,10 +12,11 @@ import (
 // onReinvite takes a re-INVITE from either party: hold and unhold
 // (a=sendonly, a=inactive, a=sendrecv, or c=0.0.0.0 from a phone) and, from
 // a browser, an ICE restart (new ufrag and pwd: pion restarts its ICE
-// agent, the DTLS association and media go on over the new pair). A hold
-// is passed on to a plain-SIP peer by a re-INVITE of the gateway's own; the
-// gateway stops relaying the held direction either way. A second re-INVITE
-// while one is in progress on the dialog gets 491.
+// agent, the DTLS association and media go on over the new pair). A change
+// of direction is passed on to the other party, phone or browser, by a
+// re-INVITE of the gateway's own (see passHold); the gateway stops relaying
+// the held direction either way. A second re-INVITE while one is in
+// progress on the dialog gets 491.
 func (g *Gateway) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	l, ok := g.inDialog(req, tx)
 	if !ok {
@@ -49,8 +49,8 @@ func (g *Gateway) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	g.send(tx, res)
 	if after := l.direction(); after != before {
 		l.log.Info("media direction changed", "from", before, "to", after)
-		if peer := l.peer.Load(); peer != nil && peer.kind == KindSIP {
-			l.c.work.Go(func() { peer.passHold(after) })
+		if peer := l.peer.Load(); peer != nil {
+			l.c.work.Go(func() { peer.passHold(after, l.direction) })
 		}
 	}
 }
@@ -112,22 +112,8 @@ func find(cs []codec, want codec) (codec, bool) {
 	return codec{}, false
 }
 
-// passHold re-INVITEs a plain-SIP party with dir, the direction the other
-// party asked for, so the phone stops sending what nobody relays.
-func (l *leg) passHold(dir string) {
-	if !l.beginReinvite() {
-		l.log.Info("hold not passed on: a re-INVITE is in progress")
-		return
-	}
-	defer l.endReinvite()
-	ctx, cancel := context.WithTimeout(l.c.ctx, 10*time.Second)
-	defer cancel()
-	if err := l.reinvite(ctx, dir); err != nil {
-		l.log.Info("hold not passed on", "direction", dir, "error", err)
-	}
-}
-
-// reinvite sends the party a new offer with the current codec and dir.
+// reinvite sends a plain-SIP party a new offer with the current codec and
+// dir.
 func (l *leg) reinvite(ctx context.Context, dir string) error {
 	l.mu.Lock()
 	d, r, ch := l.dlg, l.rtp, l.chosen
@@ -143,7 +129,7 @@ func (l *leg) reinvite(ctx context.Context, dir string) error {
 		return err
 	}
 	if !res.IsSuccess() {
-		return fmt.Errorf("re-INVITE: %d %s", res.StatusCode, res.Reason)
+		return reinviteRefused(res)
 	}
 	if err := d.ack(req.CSeq().SeqNo, nil); err != nil {
 		return err
