@@ -137,9 +137,14 @@ func newHTMLCharts(s *Summary) htmlCharts {
 	if tl.QualitySource == QualitySamples {
 		qualitySub = "Mean MOS and loss of the readings taken in each " + per + "."
 	}
+	load := htmlChart{ID: "load", Title: "Calls over time", Size: "tall",
+		Sub: "Calls in progress (mean over each " + per + "), and calls started and failed in it."}
+	if s.Rooms != nil {
+		load.Title = "Load over time"
+		load.Sub = "Calls and room participants in progress (mean over each " + per + "), and those started and failed in it."
+	}
 	c := htmlCharts{
-		Load: htmlChart{ID: "load", Title: "Calls over time", Size: "tall",
-			Sub: "Calls in progress (mean over each " + per + "), and calls started and failed in it."},
+		Load: load,
 		Quality: htmlChart{ID: "quality", Title: "Quality over time", Sub: qualitySub},
 		Phases: htmlChart{ID: "phases", Title: "Setup time by phase",
 			Sub: "Median and 95th percentile of each phase, over connected calls."},

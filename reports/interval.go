@@ -1,12 +1,17 @@
 package reports
 
-// Interval is one reading of every call in progress over a short interval
-// (a second, from Start to End of its record): the run's quality over time,
-// as it happened rather than as calls ended. The runner takes it from the
-// receivers of the connected calls' directions; figures are means over the
-// directions that received packets in the interval.
+// Interval is one reading of every two-way connection in progress over a
+// short interval (a second, from Start to End of its record): the run's
+// quality over time, as it happened rather than as calls ended. The runner
+// takes it from the receivers of the connected calls' directions and of
+// the room participants' legs; figures are means over the directions that
+// received packets in the interval.
 type Interval struct {
-	Active     int `json:"active"`     // calls with media up during the interval
+	// Active counts the connections with media up during the interval: a
+	// call, or a pair of room participants with a leg up between them
+	// (a room of three is three), each direction read once, by its
+	// receiver.
+	Active     int `json:"active"`
 	Directions int `json:"directions"` // directions that received packets in it
 	// Silent counts the directions of connected calls that received
 	// nothing in the interval (held calls included).

@@ -155,6 +155,7 @@ func (z *Summarizer) Add(r Result) {
 		}
 		z.rooms.add(r)
 		z.addSecurity(r)
+		z.timeline.addCall(r) // a participant in a room is load in progress, as a call is
 	case KindInterval:
 		if r.Interval != nil && r.Interval.Directions > 0 {
 			z.timeline.addSample(r.Interval.sample(r))

@@ -22,8 +22,8 @@ const (
 	QualitySamples = "samples"
 )
 
-// Timeline is the run second by second: load (calls in progress, started,
-// ended, failed) and quality. Points are consecutive buckets of StepS
+// Timeline is the run second by second: load (calls and room participants
+// in progress, started, ended, failed) and quality. Points are consecutive buckets of StepS
 // seconds from Start, from the first to the last second any call touched
 // (the run's start, when it came earlier), with none missing, so a chart can
 // draw them as they are.
@@ -40,8 +40,9 @@ type Timeline struct {
 // bucket's readings and null when it had none.
 type TimePoint struct {
 	T int `json:"t"` // seconds from Timeline.Start to the bucket's start
-	// Active is the mean number of calls in progress over the bucket: the
-	// call-seconds spent in it divided by its length (two decimals). Calls
+	// Active is the mean number of calls (and room participants, each
+	// a record of its own) in progress over the bucket: the call-seconds
+	// spent in it divided by its length (two decimals). Calls
 	// that follow each other within a second are not counted as concurrent,
 	// and a call shorter than the bucket counts for its share of it.
 	Active   float64  `json:"active"`

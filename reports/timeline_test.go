@@ -52,6 +52,10 @@ func TestTimeline(t *testing.T) {
 		{"end before start counts as instant", time.Time{}, []Result{at(call("a"), 3, 1)},
 			"0:0/1/1/0|"},
 		{"no start time: left out", time.Time{}, []Result{{Kind: KindCall, ID: "x", Outcome: OutcomeOK}}, ""},
+		{"room participants are load too", time.Time{}, []Result{
+			at(Result{Kind: KindRoom, ID: "r/a", Outcome: OutcomeOK, Room: &Room{ID: "r"}}, 0, 2),
+			at(Result{Kind: KindRoom, ID: "r/b", Outcome: OutcomeOK, Room: &Room{ID: "r"}}, 0, 2),
+		}, "0:2/2/0/0|1:2/0/0/0|2:0/0/2/0|"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
