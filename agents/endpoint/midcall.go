@@ -238,7 +238,20 @@ func (l *Leg) answerReOffer(offer []byte) ([]byte, error) {
 	l.reoffers = append(l.reoffers, Reoffer{At: time.Now(), Direction: dir, Restart: restart})
 	l.mu.Unlock()
 	l.pauseReceiver(pauseFarHold, dir == "recvonly" || dir == "inactive")
+	l.muteSender(dir == "sendonly" || dir == "inactive") // we answered recvonly or inactive
 	return answer, nil
+}
+
+// muteSender stops or resumes this leg's audio as the direction it
+// answered allows: a party that answered a=recvonly or a=inactive sends
+// nothing until a new exchange lets it (RFC 3264 6.1).
+func (l *Leg) muteSender(muted bool) {
+	l.mu.Lock()
+	s := l.sender
+	l.mu.Unlock()
+	if s != nil {
+		s.SetMuted(muted)
+	}
 }
 
 var directions = []string{"sendrecv", "sendonly", "recvonly", "inactive"}

@@ -103,20 +103,24 @@ func TestAnswerReOffer(t *testing.T) {
 	recv := media.NewReceiver(media.PCMU)
 	recv.Observe(&rtp.Packet{Header: rtp.Header{SequenceNumber: 1, PayloadType: 0}, Payload: make([]byte, 160)}, time.Now())
 	paused := func() bool { return recv.SilenceAt(time.Now().Add(time.Hour)) < time.Minute }
-	l := &Leg{e: &Endpoint{cfg: Config{Kind: KindSIP}}, recv: recv, local: []byte(plainSDP)}
+	var sent int
+	sender := media.NewSender(media.PCMU, func(*rtp.Packet) error { sent++; return nil })
+	sends := func() bool { before := sent; sender.Tick(time.Now()); return sent > before }
+	l := &Leg{e: &Endpoint{cfg: Config{Kind: KindSIP}}, recv: recv, sender: sender, local: []byte(plainSDP)}
 	for i, step := range []struct {
 		offered string // the direction of the far end's re-offer
 		own     string // or this leg's own hold ("+") or unhold ("-")
 		answer  string
 		paused  bool
+		muted   bool // the leg sends nothing (it answered recvonly or inactive)
 	}{
-		{offered: "sendonly", answer: "recvonly", paused: false},
-		{offered: "inactive", answer: "inactive", paused: true},
+		{offered: "sendonly", answer: "recvonly", paused: false, muted: true},
+		{offered: "inactive", answer: "inactive", paused: true, muted: true},
 		{offered: "recvonly", answer: "sendonly", paused: true},
 		{own: "+", paused: true},
 		{offered: "sendrecv", answer: "sendrecv", paused: true}, // own hold still on
 		{own: "-", paused: false},
-		{offered: "inactive", answer: "inactive", paused: true},
+		{offered: "inactive", answer: "inactive", paused: true, muted: true},
 		{offered: "sendrecv", answer: "sendrecv", paused: false},
 	} {
 		switch step.own {
@@ -139,6 +143,9 @@ func TestAnswerReOffer(t *testing.T) {
 		}
 		if got := paused(); got != step.paused {
 			t.Errorf("step %d: paused %v, want %v", i, got, step.paused)
+		}
+		if got := !sends(); got != step.muted {
+			t.Errorf("step %d: muted %v, want %v", i, got, step.muted)
 		}
 	}
 	var got []string

@@ -27,6 +27,8 @@ type Sender struct {
 	buf     []byte
 	counter uint32
 	err     error
+	muted   bool // a=recvonly or a=inactive toward the far end: ticks send nothing
+	resumed bool // the next packet starts a talkspurt after a mute
 
 	sent   atomic.Int64
 	failed atomic.Int64
@@ -47,7 +49,9 @@ func NewSender(c Codec, send func(*rtp.Packet) error) *Sender {
 }
 
 // Tick sends one packet, marked with the current time; a send error is
-// counted and kept (Err). It lets a Sender run on the Clock.
+// counted and kept (Err). It lets a Sender run on the Clock. A muted Sender
+// sends nothing, and its sequence numbers and marks do not move (nothing
+// was lost); its timestamps go on with the clock.
 // The RTP timestamp follows the scheduled time, as a real audio source's
 // sampling clock does: a tick the clock had to skip leaves a timestamp gap
 // rather than pulling every later packet's timestamp behind real time
@@ -59,8 +63,24 @@ func (s *Sender) Tick(scheduled time.Time) {
 	} else if frames := scheduled.Sub(s.origin).Round(FrameDuration) / FrameDuration; frames > 0 {
 		s.pkt.Timestamp = s.ts0 + uint32(frames)*s.codec.FrameTicks
 	}
+	muted := s.muted
 	s.mu.Unlock()
-	_ = s.SendAt(time.Now())
+	if !muted {
+		_ = s.SendAt(time.Now())
+	}
+}
+
+// SetMuted stops (true) or resumes (false) the packets Tick sends, as a
+// party does while the SDP direction it agreed to says it must not send
+// (RFC 3264 5.1, 8.4: a=recvonly or a=inactive). The first packet after a
+// mute carries the marker bit, as the start of a talkspurt (RFC 3551 4.1).
+func (s *Sender) SetMuted(muted bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.muted && !muted {
+		s.resumed = true
+	}
+	s.muted = muted
 }
 
 // SendAt sends one packet whose mark carries send time now, and returns the
@@ -70,7 +90,8 @@ func (s *Sender) SendAt(now time.Time) error {
 	defer s.mu.Unlock()
 	s.buf = AppendPayload(s.buf[:0], s.codec, Mark{Tag: s.tag, Counter: s.counter, Sent: now})
 	s.pkt.Payload = s.buf
-	s.pkt.Marker = s.counter == 0
+	s.pkt.Marker = s.counter == 0 || s.resumed
+	s.resumed = false
 	err := s.send(&s.pkt)
 	s.counter++
 	s.pkt.SequenceNumber++

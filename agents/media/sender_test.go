@@ -29,3 +29,34 @@ func TestSenderTimestampsFollowTheSchedule(t *testing.T) {
 		}
 	}
 }
+
+// A muted sender sends nothing; after it, sequence numbers go on where they
+// stopped (nothing was lost), timestamps follow the clock, and the first
+// packet carries the marker bit.
+func TestSenderMuted(t *testing.T) {
+	var got []rtp.Header
+	s := NewSender(PCMU, func(p *rtp.Packet) error { got = append(got, p.Header); return nil })
+	t0 := time.Unix(1000, 0)
+	tick := func(ms int) { s.Tick(t0.Add(time.Duration(ms) * time.Millisecond)) }
+	tick(0)
+	tick(20)
+	s.SetMuted(true)
+	tick(40)
+	tick(60)
+	s.SetMuted(false)
+	tick(80)
+	tick(100)
+	if len(got) != 4 || s.Sent() != 4 {
+		t.Fatalf("%d packets (Sent %d), want 4: none while muted", len(got), s.Sent())
+	}
+	for i, want := range []struct {
+		seq, frames uint32
+		marker      bool
+	}{{0, 0, true}, {1, 1, false}, {2, 4, true}, {3, 5, false}} {
+		h := got[i]
+		if uint32(h.SequenceNumber-got[0].SequenceNumber) != want.seq || (h.Timestamp-got[0].Timestamp) != want.frames*PCMU.FrameTicks || h.Marker != want.marker {
+			t.Errorf("packet %d: seq +%d ts +%d marker %v, want +%d, +%d frames, %v", i,
+				h.SequenceNumber-got[0].SequenceNumber, h.Timestamp-got[0].Timestamp, h.Marker, want.seq, want.frames, want.marker)
+		}
+	}
+}
