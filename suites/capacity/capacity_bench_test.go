@@ -37,10 +37,17 @@ func callsPerBatch(b *testing.B) int {
 }
 
 // BenchmarkConcurrentCall holds a batch of calls up at once and reports the
-// load generator's goroutines and live heap per call.
+// load generator's goroutines and live heap per call: against the default
+// reference, whose target file gives browsers TURN relays over UDP, TCP
+// and TLS (each a TURN client per browser), and against one without TURN.
 func BenchmarkConcurrentCall(b *testing.B) {
+	b.Run("turn", func(b *testing.B) { benchmarkCalls(b, "") })
+	b.Run("no-turn", func(b *testing.B) { benchmarkCalls(b, "turn: null\nrooms: null\n") })
+}
+
+func benchmarkCalls(b *testing.B, config string) {
 	n := callsPerBatch(b)
-	b.Setenv(fixture.TargetEnv, referenceProcess(b))
+	b.Setenv(fixture.TargetEnv, referenceProcess(b, config))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	fx, err := fixture.Start(ctx)
@@ -108,8 +115,9 @@ func settle() (int, uint64) {
 }
 
 // referenceProcess builds gauntlet, runs `gauntlet reference` in its own
-// process on free ports, and returns its target file.
-func referenceProcess(b *testing.B) string {
+// process on free ports (with config, a reference config, when not empty),
+// and returns its target file.
+func referenceProcess(b *testing.B, config string) string {
 	b.Helper()
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "gauntlet")
@@ -117,7 +125,15 @@ func referenceProcess(b *testing.B) string {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	target := filepath.Join(dir, "target.yaml")
-	cmd := exec.Command(bin, "reference", "--ws", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--print-target", target)
+	args := []string{"reference", "--ws", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--print-target", target}
+	if config != "" {
+		path := filepath.Join(dir, "reference.yaml")
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		args = append(args, "--config", path)
+	}
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		b.Fatal(err)
