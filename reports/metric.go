@@ -57,6 +57,7 @@ var metrics = []metric{
 	{"rooms.first_audio_ms.p95", roomFigure(func(r *RoomsSummary) *float64 { return r.FirstAudioMS.P95 })},
 	{"rooms.ice.success_rate", roomFigure(func(r *RoomsSummary) *float64 { return r.ICE.SuccessRate })},
 	{"rooms.ice.relay_ratio", roomFigure(func(r *RoomsSummary) *float64 { return r.ICE.RelayRatio })},
+	{"rooms.ice.unexpected", roomCount(func(r *RoomsSummary) int { return r.ICE.Unexpected })},
 	{"rooms.mos.p50", roomFigure(func(r *RoomsSummary) *float64 { return r.MOS.P50 })},
 	{"rooms.mos.p5", roomFigure(func(r *RoomsSummary) *float64 { return r.MOS.P5 })},
 	{"rooms.media.loss_pct.p50", roomFigure(func(r *RoomsSummary) *float64 { return r.Media.LossPct.P50 })},

@@ -38,8 +38,9 @@ type RoomsSummary struct {
 	Canceled int `json:"canceled"` // stopped by the run before the participant ended
 
 	// JoinMS is join request to "joined", over the participants that
-	// joined; FirstAudioMS is join request to the first audio from every
-	// other participant, over those that heard all of them.
+	// joined; FirstAudioMS is the slowest leg's time to audio (from when
+	// the leg could start: the participant's join, or a later newcomer's
+	// arrival), over those that heard every other participant.
 	JoinMS       Dist `json:"join_ms"`
 	FirstAudioMS Dist `json:"first_audio_ms"`
 	// ICE is over participants: a participant's ICE is connected when all
@@ -79,6 +80,11 @@ type RoomsICE struct {
 	Connected     int            `json:"connected"`
 	Relay         int            `json:"relay"`
 	RelayProtocol map[string]int `json:"relay_protocol"`
+	// Expected counts the participants whose record carries an expected
+	// ICE outcome (relay-only populations behind an emulated NAT);
+	// Unexpected, those that ended otherwise.
+	Expected   int `json:"expected"`
+	Unexpected int `json:"unexpected"`
 }
 
 // LeakExample is one leak with the room and participant it reached.
@@ -140,6 +146,12 @@ func (a *roomsAgg) add(r Result) {
 	}
 	if rm.FirstAudioMS > 0 {
 		a.firstAudio.add(rm.FirstAudioMS)
+	}
+	if r.ICE.Expected != "" && r.Cause != CauseCanceled {
+		a.n.ICE.Expected++
+		if !r.ICE.AsExpected() {
+			a.n.ICE.Unexpected++
+		}
 	}
 	if r.ICE.SDPExchanged {
 		a.n.ICE.SDPExchanged++

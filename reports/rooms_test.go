@@ -93,6 +93,20 @@ func TestRoomsSummary(t *testing.T) {
 				t.Errorf("relay protocols = %v, want %v", i.RelayProtocol, want)
 			}
 		}},
+		{"expected outcomes over participants", []Result{
+			with(participant("r", "a", 2, 4.4), func(r *Result) { r.ICE.NAT, r.ICE.PeerNAT, r.ICE.Expected = "symmetric", "symmetric", "relay" }),
+			with(participant("r", "b", 2, 4.4), func(r *Result) {
+				r.ICE.NAT, r.ICE.PeerNAT, r.ICE.Expected, r.ICE.Relay = "symmetric", "symmetric", "relay", false
+			}),
+			with(failedParticipant("r", "c", CauseCanceled), func(r *Result) { r.ICE.Expected = "relay" }),
+			participant("r", "d", 2, 4.4),
+		}, func(t *testing.T, s *Summary) {
+			wantI(t, "rooms.ice.expected", s.Rooms.ICE.Expected, 2)
+			wantI(t, "rooms.ice.unexpected", s.Rooms.ICE.Unexpected, 1)
+			if got, ok := s.Metric("rooms.ice.unexpected"); !ok || got != 1 {
+				t.Errorf("metric rooms.ice.unexpected = %v, want 1", got)
+			}
+		}},
 		{"mos is the lowest direction toward each ok participant", []Result{
 			participant("r", "a", 3, 4.4, 3.9), participant("r", "b", 3, 0, 4.2), participant("r", "c", 3, 4.1, 4.3),
 			with(participant("r", "d", 3, 1.0), func(r *Result) { r.Outcome, r.Cause = OutcomeFailed, CauseMedia }),
