@@ -35,6 +35,9 @@ func (t *Target) AttackEnv(ctx context.Context, clock *media.Clock, log *slog.Lo
 	for _, k := range []Kind{KindWebRTC, KindSIP} {
 		if user, password, err := t.User(string(k), k, firstUser); err == nil {
 			env.SIP.Users = append(env.SIP.Users, attack.Credential{User: user, Password: password})
+			if k == KindWebRTC {
+				env.SIP.Token, env.SIP.TokenInQuery = t.Token(string(k), k, user)
+			}
 		}
 	}
 	if t.TURN != nil {

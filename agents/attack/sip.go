@@ -1,5 +1,7 @@
 package attack
 
+import "context"
+
 // SIPEnv is the target's SIP side, from the target file.
 type SIPEnv struct {
 	Domain      string
@@ -7,6 +9,11 @@ type SIPEnv struct {
 	InsecureTLS bool   // accept a wss or SIP TLS certificate that does not verify
 	UDP         string // host:port
 	TCP, TLS    string // host:port of SIP over TCP and over TLS
+	// Token, when the deployment wants a bearer token on its WebSocket
+	// upgrade, gives one (the known account's); TokenInQuery sends it as
+	// an access_token parameter instead of an Authorization header.
+	Token        func(ctx context.Context) (string, error)
+	TokenInQuery bool
 	// Users are accounts that exist on the target, with their passwords.
 	Users []Credential
 }

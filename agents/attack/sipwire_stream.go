@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -51,6 +52,9 @@ type streamTarget struct {
 	transport string
 	addr      string
 	insecure  bool // accept a certificate that does not verify (the target file says so)
+	// token, for a WebSocket upgrade that wants a bearer token (RFC 6750).
+	token   func(ctx context.Context) (string, error)
+	inQuery bool
 }
 
 // streamTargets lists the stream transports the target file names, in the
@@ -58,17 +62,17 @@ type streamTarget struct {
 func (s SIPEnv) streamTargets() []streamTarget {
 	var out []streamTarget
 	if s.TCP != "" {
-		out = append(out, streamTarget{transportTCP, s.TCP, false})
+		out = append(out, streamTarget{transport: transportTCP, addr: s.TCP})
 	}
 	if s.TLS != "" {
-		out = append(out, streamTarget{transportTLS, s.TLS, s.InsecureTLS})
+		out = append(out, streamTarget{transport: transportTLS, addr: s.TLS, insecure: s.InsecureTLS})
 	}
 	if s.WS != "" {
 		t := transportWS
 		if strings.HasPrefix(strings.ToLower(s.WS), "wss:") {
 			t = transportWSS
 		}
-		out = append(out, streamTarget{t, s.WS, s.InsecureTLS})
+		out = append(out, streamTarget{transport: t, addr: s.WS, insecure: s.InsecureTLS, token: s.Token, inQuery: s.TokenInQuery})
 	}
 	return out
 }
@@ -120,7 +124,11 @@ func dialSIPStream(ctx context.Context, n *socket.Net, t streamTarget, capture *
 			TLSConfig: t.tlsConfig(u.Hostname()),
 			NetDial:   n.DialContext,
 		}
-		c, r, hs, err := d.Dial(ctx, t.addr)
+		dialURL, err := t.withToken(ctx, &d, u)
+		if err != nil {
+			return nil, err
+		}
+		c, r, hs, err := d.Dial(ctx, dialURL)
 		if err != nil {
 			return nil, fmt.Errorf("%s upgrade at %s: %w", t.transport, t.addr, err)
 		}
@@ -275,4 +283,25 @@ func truncate(b []byte, n int) string {
 		return string(b[:n]) + "..."
 	}
 	return string(b)
+}
+
+// withToken puts the target's bearer token on the upgrade d makes, in a
+// header or the URL's query, and returns the URL to dial.
+func (t streamTarget) withToken(ctx context.Context, d *ws.Dialer, u *url.URL) (string, error) {
+	if t.token == nil {
+		return t.addr, nil
+	}
+	tok, err := t.token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("bearer token for %s: %w", t.addr, err)
+	}
+	if !t.inQuery {
+		d.Header = ws.HandshakeHeaderHTTP(http.Header{"Authorization": {"Bearer " + tok}})
+		return t.addr, nil
+	}
+	q := u.Query()
+	q.Set("access_token", tok)
+	withTok := *u
+	withTok.RawQuery = q.Encode()
+	return withTok.String(), nil
 }

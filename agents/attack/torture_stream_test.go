@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -418,4 +419,29 @@ func TestStreamRecord(t *testing.T) {
 	}
 	var none *Capture
 	none.stream(local, remote).out([]byte("nothing recorded, nothing panics"))
+}
+
+// A WebSocket target that wants a bearer token gets the known account's,
+// in the header or the query as the target file says.
+func TestStreamTargetToken(t *testing.T) {
+	tok := func(context.Context) (string, error) { return "eyJ.t.s", nil }
+	for _, tc := range []struct {
+		inQuery  bool
+		wantURL  string
+		wantAuth bool
+	}{
+		{false, "ws://127.0.0.1:5066/sip?x=1", true},
+		{true, "ws://127.0.0.1:5066/sip?access_token=eyJ.t.s&x=1", false},
+	} {
+		st := streamTarget{transport: transportWS, addr: "ws://127.0.0.1:5066/sip?x=1", token: tok, inQuery: tc.inQuery}
+		u, err := url.Parse(st.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d ws.Dialer
+		got, err := st.withToken(context.Background(), &d, u)
+		if err != nil || got != tc.wantURL || (d.Header != nil) != tc.wantAuth {
+			t.Errorf("in query %v: %q, header set %v, %v; want %q, header %v", tc.inQuery, got, d.Header != nil, err, tc.wantURL, tc.wantAuth)
+		}
+	}
 }
