@@ -35,7 +35,7 @@ func mediaAttacks() []Attack {
 		},
 		{
 			Name:    "srtp-replay",
-			Summary: "on a bridged browser-to-phone call, a duplicate, a packet 100 indices behind, a flipped and a cut auth tag injected on the WebRTC leg; none may reach the phone (RFC 3711 3.3)",
+			Summary: "on a bridged browser-to-phone call, a duplicate, a packet 100 indices behind, a flipped and a cut auth tag injected on the WebRTC leg, none of which may reach the phone, and on the phone's leg when it is SDES-SRTP, none of which may reach the browser (RFC 3711 3.3)",
 			Needs:   []string{"sip"},
 			Run:     SRTPReplay,
 		},
@@ -54,28 +54,46 @@ var ErrMediaRig = errors.New("attack: media attack set-up failed")
 
 // mediaRig is what the media attacks share: a registered phone that the
 // browsers call through the target, the tally of the marked RTP reaching
-// it, and the capture of the attack's own UDP traffic. Browsers are made one
-// per probe, each on its own source address with its own wire observer.
+// it (read through a tap when the phone speaks SDES-SRTP), and the capture
+// of the attack's own UDP traffic. Browsers are made one per probe, each
+// on its own source address with its own wire observer.
 type mediaRig struct {
 	env     *Env
 	capture *Capture
 	phone   *endpoint.Endpoint
 	marks   *markTally
+	// phoneTap reads the rig phone's SRTP for the tally when the target
+	// speaks SDES-SRTP toward phones (nil when it speaks plain RTP).
+	phoneTap *sdesTap
+	// phoneInject, when set, sits under the rig phone's sockets; it
+	// passes everything until armed.
+	phoneInject *srtpInjector
+}
+
+// rigOption adjusts a media rig before its phone comes up.
+type rigOption func(*mediaRig)
+
+// withPhoneInjector puts inj under the rig phone's sockets.
+func withPhoneInjector(inj *srtpInjector) rigOption {
+	return func(r *mediaRig) { r.phoneInject = inj }
 }
 
 // newMediaRig registers a phone (kind "sip", PCMU only, so the target
 // relays without transcoding and the payload marks survive).
-func newMediaRig(ctx context.Context, env *Env, name string) (*mediaRig, error) {
+func newMediaRig(ctx context.Context, env *Env, name string, opts ...rigOption) (*mediaRig, error) {
 	capture, err := env.NewCapture(name)
 	if err != nil {
 		return nil, err
 	}
 	r := &mediaRig{env: env, capture: capture, marks: newMarkTally()}
-	phone, err := r.newPhone(ctx)
+	for _, o := range opts {
+		o(r)
+	}
+	phone, tap, err := r.newPhone(ctx, r.phoneInject)
 	if err != nil {
 		return nil, r.closeWith(err)
 	}
-	r.phone = phone
+	r.phone, r.phoneTap = phone, tap
 	if reg := phone.Register(ctx); reg.Outcome != reports.OutcomeOK {
 		return nil, r.closeWith(fmt.Errorf("%w: the phone %s could not register (status %d): %s", ErrMediaRig, phone.User(), reg.SIPStatus, reg.Error))
 	}
@@ -83,25 +101,45 @@ func newMediaRig(ctx context.Context, env *Env, name string) (*mediaRig, error) 
 }
 
 // newPhone brings up a phone (kind "sip", PCMU only) whose marked RTP is
-// counted in the tally and whose UDP datagrams go to the capture.
-func (r *mediaRig) newPhone(ctx context.Context) (*endpoint.Endpoint, error) {
-	n, err := r.env.Net(socket.WithObserver(func(dir socket.Dir, local, remote net.Addr, b []byte) {
-		r.capture.Observe(dir, local, remote, b)
-		if dir == socket.In {
+// counted in the tally and whose UDP datagrams go to the capture. A phone
+// that speaks SDES-SRTP (the target file says so) gets a tap that reads its
+// SRTP for the tally, returned (nil for a plain RTP phone). With inj, the
+// injector sits under the phone's sockets, and records to the capture
+// what really goes out.
+func (r *mediaRig) newPhone(ctx context.Context, inj *srtpInjector) (*endpoint.Endpoint, *sdesTap, error) {
+	var tap *sdesTap // set before the phone opens any socket
+	opts := []socket.Option{socket.WithObserver(func(dir socket.Dir, local, remote net.Addr, b []byte) {
+		if inj == nil {
+			r.capture.Observe(dir, local, remote, b)
+		}
+		switch {
+		case dir != socket.In:
+		case tap != nil:
+			tap.observe(b)
+		default:
 			r.marks.observe(b)
 		}
-	}))
+	})}
+	if inj != nil {
+		opts = append(opts, socket.WithPacketWrapper(func(c net.PacketConn) net.PacketConn {
+			return &injectPacketConn{PacketConn: c, inj: inj, observe: r.capture.Observe}
+		}))
+	}
+	n, err := r.env.Net(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: phone socket layer: %w", ErrMediaRig, err)
+		return nil, nil, fmt.Errorf("%w: phone socket layer: %w", ErrMediaRig, err)
 	}
 	phone, err := r.env.Endpoint(ctx, endpoint.KindSIP, func(c *endpoint.Config) {
 		c.Net = n
 		c.Codecs = []media.Codec{media.PCMU}
+		if len(c.SDES) > 0 {
+			tap = newSDESTap(r.marks)
+		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: phone: %w", ErrMediaRig, err)
+		return nil, nil, fmt.Errorf("%w: phone: %w", ErrMediaRig, err)
 	}
-	return phone, nil
+	return phone, tap, nil
 }
 
 func (r *mediaRig) closeWith(err error) error { return errors.Join(err, r.Close()) }
@@ -193,7 +231,7 @@ func (r *mediaRig) call(ctx context.Context, browser *endpoint.Endpoint, inbound
 	if inbound {
 		// A fresh caller each time, as with the browsers: a target's
 		// per-user INVITE limit is for floods, not for this matrix.
-		phone, err := r.newPhone(ctx)
+		phone, _, err := r.newPhone(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -274,9 +312,15 @@ func newMarkTally() *markTally {
 	return &markTally{counts: map[markKey]int{}, changed: make(chan struct{})}
 }
 
+// isRTP reports whether b looks like RTP or SRTP (not RTCP, DTLS, STUN or
+// SIP: RFC 7983's demultiplexing, RFC 5761's payload types).
+func isRTP(b []byte) bool {
+	return len(b) >= 12 && b[0]>>6 == 2 && (b[1] < 192 || b[1] > 223)
+}
+
 // observe counts b if it is an RTP packet (not RTCP) with a payload mark.
 func (t *markTally) observe(b []byte) {
-	if len(b) < 12 || b[0]>>6 != 2 || (b[1] >= 192 && b[1] <= 223) {
+	if !isRTP(b) {
 		return
 	}
 	var p rtp.Packet

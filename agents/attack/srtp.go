@@ -1,51 +1,64 @@
 package attack
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/endpoint"
 	"github.com/gauntlet-rtc/gauntlet/agents/peer"
+	"github.com/pion/dtls/v3"
 )
 
-// Where in the browser's stream srtp-replay injects, by packet counter
-// (the mark every payload carries; the first packet is 0). At 50 packets
-// a second the whole stream lasts about 3.5 s.
+// Where in a leg's stream srtp-replay injects, by packet counter from the
+// first packet sent once its injector is armed (the mark every payload
+// carries counts the packets; the browser's first packet is 0). At 50
+// packets a second the injections and the tail last about 3.5 s.
 const (
 	srtpDupAt  = 10  // sent twice in a row
 	srtpOldOf  = 20  // kept, and sent again right after srtpOldAt
 	srtpOldAt  = 120 // 100 indices after srtpOldOf
 	srtpFlipAt = 130 // withheld; a copy with one bit of its tag flipped goes instead
 	srtpCutAt  = 140 // withheld; a copy with its tag cut goes instead
-	srtpTail   = 25  // packets after the last injection that must reach the phone
+	srtpTail   = 25  // packets after the last injection that must reach the far side
 	srtpCut    = 4   // bytes cut off the end of the tag
 
 	srtpReplayTime = 45 * time.Second
-	// srtpMinDelivered is the share of the ordinary packets the phone must
-	// get for the verdict to mean anything.
+	// srtpFlowWait bounds the wait, once the injections are done, for the
+	// tail of each stream to come out on the far side.
+	srtpFlowWait = 10 * time.Second
+	// srtpMinDelivered is the share of the ordinary packets the far side
+	// must get for the verdict to mean anything.
 	srtpMinDelivered = 0.8
+)
+
+// Names of the sides srtp-replay attacks, as its evidence gives them.
+const (
+	srtpBrowserSide = "browser->phone (DTLS-SRTP)"
+	srtpPhoneSide   = "phone->browser (SDES)"
 )
 
 // SRTPReplay calls the phone from a browser through the target and, on the
 // browser's SRTP leg, injects a duplicate of a packet just sent, a packet
 // 100 indices behind the stream, a packet with one tag bit flipped and one
 // with its tag cut (the last two withheld in their genuine form, so their
-// index is fresh). The phone's leg is plain RTP: every marked packet that
-// reaches it is counted, and none of the injected ones may.
+// index is fresh); none may come out at the phone. When the phone's leg
+// negotiated SDES-SRTP, the target's trunk side is an SRTP endpoint too,
+// and the same four go in on the phone's leg; none may come out at the
+// browser. Every marked packet that reaches either side is counted: plain
+// RTP as it is, SRTP through a tap with that side's keys and no replay
+// window (see srtptap.go).
 func SRTPReplay(ctx context.Context, env *Env) Outcome {
 	ctx, cancel := context.WithTimeout(ctx, srtpReplayTime)
 	defer cancel()
-	rig, err := newMediaRig(ctx, env, "srtp-replay")
+	phoneInj := newSRTPInjector(false) // armed once the call is up, if its leg is SDES
+	rig, err := newMediaRig(ctx, env, "srtp-replay", withPhoneInjector(phoneInj))
 	if err != nil {
 		return Inconclusivef("%v", err)
 	}
-	out := srtpReplay(ctx, rig)
+	out := srtpReplay(ctx, rig, phoneInj)
 	if err := rig.Close(); err != nil {
 		out.Warnings = append(out.Warnings, err.Error())
 	}
@@ -53,13 +66,20 @@ func SRTPReplay(ctx context.Context, env *Env) Outcome {
 	return out
 }
 
-func srtpReplay(ctx context.Context, rig *mediaRig) Outcome {
-	inj := &srtpInjector{done: make(chan struct{})}
+func srtpReplay(ctx context.Context, rig *mediaRig, phoneInj *srtpInjector) Outcome {
+	browserInj := newSRTPInjector(true)
+	browserMarks := newMarkTally()
+	var browserTap *dtlsTap
+	if rig.phoneTap != nil { // the phone speaks SDES: its side is counted at the browser
+		browserTap = newDTLSTap(browserMarks)
+	}
 	browser, err := rig.browser(ctx, nil, func(c *endpoint.Config) {
 		c.PeerConfig = func(pc *peer.Config) {
 			pc.WrapConn = func(conn net.Conn) net.Conn {
-				inj.Conn = conn
-				return inj
+				return &injectConn{Conn: conn, inj: browserInj, tap: browserTap}
+			}
+			if browserTap != nil {
+				pc.DTLSOptions = append(pc.DTLSOptions, dtls.WithKeyLogWriter(browserTap))
 			}
 		}
 	})
@@ -78,59 +98,73 @@ func srtpReplay(ctx context.Context, rig *mediaRig) Outcome {
 	if call.phone == nil {
 		return Inconclusivef("the call through the target never reached the phone")
 	}
-	rep := call.browser.Report()
-	tag := rep.SendTag
-	select {
-	case <-inj.done:
-	case <-call.browser.Done():
-		return Inconclusivef("the call ended before the injections were done (%s)", inj.summary())
-	case <-ctx.Done():
-		return Inconclusivef("the browser's stream did not reach packet %d in time (%s)", srtpCutAt, inj.summary())
-	}
-	last := uint32(srtpCutAt + srtpTail)
-	if !rig.marks.waitFor(ctx, call.browser.Done(), tag, last) {
-		return Inconclusivef("ordinary media did not flow: packet %d of the browser's stream never reached the phone", last)
-	}
-	call.end(ctx)
-
-	sent := int(last) + 1 - 2 // the flipped and cut ones were withheld
-	got := rig.marks.distinct(tag, 0, last) - min(1, rig.marks.count(tag, srtpFlipAt)) - min(1, rig.marks.count(tag, srtpCutAt))
-	o := Outcome{Evidence: []string{
-		fmt.Sprintf("call connected: SRTP profile %s, as negotiated on the wire", rep.Media.Security.SRTPProfile),
-		fmt.Sprintf("ordinary media: the phone got %d of the %d packets 0-%d sent normally", got, sent, last),
-		"injected: " + inj.summary(),
+	rep, phoneRep := call.browser.Report(), call.phone.Report()
+	sides := []*srtpSide{{
+		name: srtpBrowserSide, to: "the phone", from: "the browser's",
+		inj: browserInj, marks: rig.marks, tag: rep.SendTag,
 	}}
-	if float64(got) < srtpMinDelivered*float64(sent) {
-		o.Verdict = Inconclusive
-		o.Reason = fmt.Sprintf("ordinary media did not flow: the phone got %d of %d packets", got, sent)
-		return o
+	if rig.phoneTap != nil {
+		sides[0].reader = rig.phoneTap.counts
 	}
-	var unknowns []string
-	judge := func(what string, counter uint32, allowed int, severity string) {
-		n := rig.marks.count(tag, counter)
-		switch {
-		case allowed == 1 && n == 0:
-			unknowns = append(unknowns, what)
-			o.Evidence = append(o.Evidence, fmt.Sprintf("%s: packet %d never reached the phone at all, so a replay of it cannot be told apart", what, counter))
-		case n > allowed:
-			o.Severity = worseSeverity(o.Severity, severity)
-			o.Evidence = append(o.Evidence, fmt.Sprintf("%s: FORWARDED: packet %d reached the phone %d time(s), %d more than sent genuinely", what, counter, n, n-allowed))
-		default:
-			o.Evidence = append(o.Evidence, fmt.Sprintf("%s: dropped: packet %d reached the phone %d time(s)", what, counter, n))
+	evidence := []string{fmt.Sprintf("call connected: SRTP profile %s toward the browser, as negotiated on the wire", rep.Media.Security.SRTPProfile)}
+	switch trunk := phoneRep.Media.Security.TrunkSRTP; {
+	case strings.HasPrefix(trunk, "SDES ") && browserTap != nil:
+		phoneInj.arm()
+		sides = append(sides, &srtpSide{
+			name: srtpPhoneSide, to: "the browser", from: "the phone's",
+			inj: phoneInj, marks: browserMarks, tag: phoneRep.SendTag, reader: browserTap.counts,
+		})
+		evidence = append(evidence, fmt.Sprintf("phone leg: %s, as negotiated in the SDP: attacked too", trunk))
+	case trunk == "none":
+		evidence = append(evidence, "phone leg is plain RTP: not attacked")
+	default:
+		evidence = append(evidence, fmt.Sprintf("phone leg negotiated %q: not attacked", trunk))
+	}
+	for _, s := range sides {
+		select {
+		case <-s.inj.done:
+		case <-call.browser.Done():
+			return Inconclusivef("the call ended before the injections were done (%s)", s.summary())
+		case <-ctx.Done():
+			return Inconclusivef("%s stream did not reach the last injection in time (%s)", s.from, s.summary())
 		}
 	}
-	judge("duplicate sent right after the original", srtpDupAt, 1, Medium)
-	judge(fmt.Sprintf("packet sent again %d indices later", srtpOldAt-srtpOldOf), srtpOldOf, 1, Medium)
-	judge("flipped auth tag bit (genuine packet withheld)", srtpFlipAt, 0, High)
-	judge(fmt.Sprintf("tag cut by %d bytes (genuine packet withheld)", srtpCut), srtpCutAt, 0, High)
+	wctx, cancel := context.WithTimeout(ctx, srtpFlowWait)
+	for _, s := range sides {
+		s.flowed = s.marks.waitFor(wctx, call.browser.Done(), s.tag, s.last())
+	}
+	cancel()
+	call.end(ctx)
+	return srtpVerdict(evidence, sides)
+}
+
+// srtpVerdict judges every side: VULNERABLE when anything injected came
+// out on any side, resisted only when every side attacked was judged.
+func srtpVerdict(evidence []string, sides []*srtpSide) Outcome {
+	o := Outcome{Evidence: evidence}
+	var forwarded, undecided []string
+	for _, s := range sides {
+		j := s.judge()
+		o.Evidence = append(o.Evidence, j.evidence...)
+		if j.severity != "" {
+			o.Severity = worseSeverity(o.Severity, j.severity)
+			forwarded = append(forwarded, fmt.Sprintf("%s (%s)", s.name, strings.Join(j.forwarded, ", ")))
+		}
+		if j.undecided != "" {
+			undecided = append(undecided, s.name+": "+j.undecided)
+		}
+	}
 	switch {
 	case o.Severity != "":
 		o.Verdict = Vulnerable
-		o.Reason = "the target forwarded injected SRTP packets to the phone"
-		o.Remediation = "authenticate every SRTP packet and keep a replay window of at least 64 indices (RFC 3711 3.3.2); discard replayed, too-old and badly tagged packets before relaying them"
-	case len(unknowns) > 0:
+		o.Reason = "the target forwarded injected SRTP packets: " + strings.Join(forwarded, "; ")
+		o.Remediation = "authenticate every SRTP packet and keep a replay window of at least 64 indices (RFC 3711 3.3.2) on every SRTP leg, WebRTC and trunk alike; discard replayed, too-old and badly tagged packets before relaying them"
+	case len(undecided) > 0:
 		o.Verdict = Inconclusive
-		o.Reason = "the genuine packets some injections copied never reached the phone: " + strings.Join(unknowns, "; ")
+		o.Reason = strings.Join(undecided, "; ")
+	case len(sides) > 1:
+		o.Verdict = Resisted
+		o.Reason = "none of the injected SRTP packets came out on either side while ordinary media flowed both ways"
 	default:
 		o.Verdict = Resisted
 		o.Reason = "none of the injected SRTP packets reached the phone while ordinary media flowed"
@@ -138,95 +172,76 @@ func srtpReplay(ctx context.Context, rig *mediaRig) Outcome {
 	return o
 }
 
-// srtpInjector sits on the browser's ICE conn past ICE and, as the leg's
-// SRTP goes out, injects copies of it at the points above. Everything it
-// writes goes through the socket layer's guard like the leg's own packets.
-type srtpInjector struct {
-	net.Conn
-
-	mu       sync.Mutex
-	started  bool
-	seq0     uint16
-	saved    []byte
-	injected []string
-	failed   error
-	done     chan struct{}
+// srtpSide is one direction srtp-replay attacks: injected into the target
+// on one leg, counted as it comes out on the other.
+type srtpSide struct {
+	name   string // srtpBrowserSide or srtpPhoneSide
+	to     string // who counts: "the phone"
+	from   string // whose stream: "the browser's"
+	inj    *srtpInjector
+	marks  *markTally // what reached the far side
+	tag    uint64     // the sending leg's payload-mark tag
+	reader func() tapCount
+	flowed bool // the stream's last packet came out on the far side
 }
 
-func (w *srtpInjector) Write(b []byte) (int, error) {
-	if len(b) < 12 || b[0]>>6 != 2 || (b[1] >= 192 && b[1] <= 223) {
-		return w.Conn.Write(b) // DTLS, SRTCP
-	}
-	for _, s := range w.plan(b) {
-		if _, err := w.Conn.Write(s); err != nil {
-			w.fail(err)
-			return 0, err
-		}
-	}
-	return len(b), nil
+func (s *srtpSide) summary() string { return s.name + ": " + s.inj.summary() }
+
+// last is the counter of the stream's last packet that must come out.
+func (s *srtpSide) last() uint32 { return s.inj.at(srtpCutAt + srtpTail) }
+
+// sideJudgement is what one side showed.
+type sideJudgement struct {
+	evidence  []string
+	severity  string   // the worst of what came through, "" for nothing
+	forwarded []string // what came through
+	undecided string   // why the side cannot be judged, "" when it can
 }
 
-// plan returns what goes out in place of the SRTP packet b.
-func (w *srtpInjector) plan(b []byte) [][]byte {
-	seq := binary.BigEndian.Uint16(b[2:4])
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.started {
-		if b[1]&0x80 == 0 { // the marker starts the stream: counter 0
-			return [][]byte{b}
-		}
-		w.started, w.seq0 = true, seq
+func (s *srtpSide) judge() sideJudgement {
+	var j sideJudgement
+	line := func(format string, args ...any) {
+		j.evidence = append(j.evidence, s.name+": "+fmt.Sprintf(format, args...))
 	}
-	switch counter := seq - w.seq0; counter {
-	case srtpDupAt:
-		w.note("packet %d (seq %d) sent twice", counter, seq)
-		return [][]byte{b, b}
-	case srtpOldOf:
-		w.saved = bytes.Clone(b)
-	case srtpOldAt:
-		if w.saved != nil {
-			w.note("packet %d sent again after packet %d", srtpOldOf, counter)
-			return [][]byte{b, w.saved}
-		}
-	case srtpFlipAt:
-		flipped := bytes.Clone(b)
-		flipped[len(flipped)-1] ^= 0x01
-		w.note("packet %d (seq %d) sent only with the last bit of its tag flipped", counter, seq)
-		return [][]byte{flipped}
-	case srtpCutAt:
-		w.note("packet %d (seq %d) sent only with the last %d bytes of its tag cut", counter, seq, srtpCut)
-		select {
-		case <-w.done:
+	first, last := s.inj.at(0), s.last()
+	flip, cut := s.inj.at(srtpFlipAt), s.inj.at(srtpCutAt)
+	sent := int(last-first) + 1 - 2 // the flipped and cut ones were withheld
+	got := s.marks.distinct(s.tag, first, last) - min(1, s.marks.count(s.tag, flip)) - min(1, s.marks.count(s.tag, cut))
+	read := ""
+	if s.reader != nil {
+		read = fmt.Sprintf(" (its SRTP tap: %s)", s.reader())
+	}
+	line("ordinary media: %s got %d of the %d packets %d-%d sent normally%s", s.to, got, sent, first, last, read)
+	line("injected: %s", s.inj.summary())
+	switch {
+	case !s.flowed:
+		j.undecided = fmt.Sprintf("ordinary media did not flow: packet %d of %s stream never reached %s", last, s.from, s.to)
+		return j
+	case float64(got) < srtpMinDelivered*float64(sent):
+		j.undecided = fmt.Sprintf("ordinary media did not flow: %s got %d of %d packets", s.to, got, sent)
+		return j
+	}
+	var unknowns []string
+	check := func(what string, counter uint32, allowed int, severity string) {
+		n := s.marks.count(s.tag, counter)
+		switch {
+		case n > allowed:
+			j.severity = worseSeverity(j.severity, severity)
+			j.forwarded = append(j.forwarded, what)
+			line("%s: FORWARDED: packet %d reached %s %d time(s), %d more than sent genuinely", what, counter, s.to, n, n-allowed)
+		case allowed == 1 && n == 0:
+			unknowns = append(unknowns, what)
+			line("%s: packet %d never reached %s at all, so a replay of it cannot be told apart", what, counter, s.to)
 		default:
-			close(w.done)
+			line("%s: dropped: packet %d reached %s %d time(s)", what, counter, s.to, n)
 		}
-		return [][]byte{bytes.Clone(b[:len(b)-srtpCut])}
 	}
-	return [][]byte{b}
-}
-
-func (w *srtpInjector) note(format string, args ...any) {
-	w.injected = append(w.injected, fmt.Sprintf(format, args...))
-}
-
-func (w *srtpInjector) fail(err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.failed == nil {
-		w.failed = err
+	check("duplicate sent right after the original", s.inj.at(srtpDupAt), 1, Medium)
+	check(fmt.Sprintf("packet sent again %d indices later", srtpOldAt-srtpOldOf), s.inj.at(srtpOldOf), 1, Medium)
+	check("flipped auth tag bit (genuine packet withheld)", flip, 0, High)
+	check(fmt.Sprintf("tag cut by %d bytes (genuine packet withheld)", srtpCut), cut, 0, High)
+	if len(unknowns) > 0 {
+		j.undecided = "the genuine packets some injections copied never reached " + s.to + ": " + strings.Join(unknowns, "; ")
 	}
-}
-
-// summary says what was injected, and the first send error.
-func (w *srtpInjector) summary() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s := strings.Join(w.injected, "; ")
-	if s == "" {
-		s = "nothing yet"
-	}
-	if w.failed != nil {
-		s += fmt.Sprintf(" (send error: %v)", w.failed)
-	}
-	return s
+	return j
 }

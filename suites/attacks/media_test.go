@@ -23,6 +23,24 @@ func runMediaAttack(ctx context.Context, name string, weaken ...string) attack.O
 	GinkgoHelper()
 	cfg := reference.DefaultConfig()
 	cfg.Gateway.Weaken = weaken
+	return runMediaAttackOn(ctx, cfg, name)
+}
+
+// sdesReference is the reference speaking SDES-SRTP toward phones (its
+// target file says so, and the phones follow), with the named defences
+// weakened.
+func sdesReference(weaken ...string) reference.Config {
+	cfg := reference.DefaultConfig()
+	cfg.Gateway.TrunkSRTP = gateway.TrunkSRTPSDES
+	cfg.Gateway.Weaken = weaken
+	return cfg
+}
+
+// runMediaAttackOn is runMediaAttack against the reference as cfg
+// configures it.
+func runMediaAttackOn(ctx context.Context, cfg reference.Config, name string) attack.Outcome {
+	GinkgoHelper()
+	weaken := cfg.Gateway.Weaken
 	fx, err := fixture.StartReference(ctx, cfg)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(fx.Close()).To(Succeed()) })
@@ -32,8 +50,8 @@ func runMediaAttack(ctx context.Context, name string, weaken ...string) attack.O
 	Expect(err).NotTo(HaveOccurred())
 	start := time.Now()
 	out := attack.Run(ctx, as[0], env)
-	fmt.Fprintf(GinkgoWriter, "%s against the reference (weaken %v): %s %s in %v: %s\n",
-		name, weaken, out.Verdict, out.Severity, time.Since(start).Round(time.Millisecond), out.Reason)
+	fmt.Fprintf(GinkgoWriter, "%s against the reference (weaken %v, trunk SRTP %q): %s %s in %v: %s\n",
+		name, weaken, cfg.Gateway.TrunkSRTP, out.Verdict, out.Severity, time.Since(start).Round(time.Millisecond), out.Reason)
 	for _, e := range out.Evidence {
 		fmt.Fprintf(GinkgoWriter, "  %s\n", e)
 	}
@@ -120,10 +138,17 @@ var _ = Describe("fingerprint-mismatch", Label("attack", "fingerprint-mismatch",
 })
 
 var _ = Describe("srtp-replay", Label("attack", "srtp-replay", "rfc3711"), func() {
+	const (
+		browserSide = "browser->phone (DTLS-SRTP)"
+		phoneSide   = "phone->browser (SDES)"
+	)
+
 	It("is resisted by the hardened reference: nothing injected reaches the phone while media flows", func(ctx SpecContext) {
 		out := runMediaAttack(ctx, "srtp-replay")
 		Expect(out.Verdict).To(Equal(attack.Resisted), out.Reason)
-		Expect(evidenceWith(out, "dropped")).To(HaveLen(4))
+		Expect(evidenceWith(out, browserSide, "dropped")).To(HaveLen(4))
+		Expect(evidenceWith(out, "phone leg is plain RTP: not attacked")).To(HaveLen(1))
+		Expect(evidenceWith(out, phoneSide)).To(BeEmpty())
 	}, NodeTimeout(2*time.Minute))
 
 	It("finds the replays forwarded with replay-protection weakened, and the forged tags still dropped", func(ctx SpecContext) {
@@ -132,5 +157,31 @@ var _ = Describe("srtp-replay", Label("attack", "srtp-replay", "rfc3711"), func(
 		Expect(out.Severity).To(Equal(attack.Medium))
 		Expect(evidenceWith(out, "FORWARDED")).To(HaveLen(2))
 		Expect(evidenceWith(out, "tag", "dropped")).To(HaveLen(2))
+	}, NodeTimeout(2*time.Minute))
+
+	It("is resisted on both sides by the hardened reference speaking SDES-SRTP toward phones", Label("rfc4568"), func(ctx SpecContext) {
+		out := runMediaAttackOn(ctx, sdesReference(), "srtp-replay")
+		Expect(out.Verdict).To(Equal(attack.Resisted), out.Reason)
+		Expect(out.Reason).To(ContainSubstring("either side"))
+		Expect(evidenceWith(out, "phone leg: SDES ", "attacked too")).To(HaveLen(1))
+		for _, side := range []string{browserSide, phoneSide} {
+			Expect(evidenceWith(out, side, "dropped")).To(HaveLen(4), side)
+			Expect(evidenceWith(out, side, "injected:", "sent twice", "tag cut")).To(HaveLen(1), side)
+		}
+		Expect(evidenceWith(out, "FORWARDED")).To(BeEmpty())
+	}, NodeTimeout(2*time.Minute))
+
+	It("finds the replays forwarded from the phone's SDES leg too with replay-protection weakened", Label("rfc4568"), func(ctx SpecContext) {
+		out := runMediaAttackOn(ctx, sdesReference(gateway.WeakenReplayProtection), "srtp-replay")
+		Expect(out.Verdict).To(Equal(attack.Vulnerable), out.Reason)
+		Expect(out.Severity).To(Equal(attack.Medium))
+		Expect(out.Reason).To(ContainSubstring(phoneSide))
+		// The browser side alone would make it VULNERABLE: the phone
+		// side's own evidence shows the new probe detects.
+		Expect(evidenceWith(out, phoneSide, "FORWARDED")).To(HaveLen(2))
+		Expect(evidenceWith(out, phoneSide, "duplicate", "FORWARDED", "reached the browser 2 time(s)")).To(HaveLen(1))
+		Expect(evidenceWith(out, phoneSide, "100 indices later", "FORWARDED")).To(HaveLen(1))
+		Expect(evidenceWith(out, phoneSide, "tag", "dropped")).To(HaveLen(2))
+		Expect(evidenceWith(out, browserSide, "FORWARDED")).To(HaveLen(2))
 	}, NodeTimeout(2*time.Minute))
 })
