@@ -144,7 +144,7 @@ func newHTMLCharts(s *Summary) htmlCharts {
 		load.Sub = "Calls and room participants in progress (mean over each " + per + "), and those started and failed in it."
 	}
 	c := htmlCharts{
-		Load: load,
+		Load:    load,
 		Quality: htmlChart{ID: "quality", Title: "Quality over time", Sub: qualitySub},
 		Phases: htmlChart{ID: "phases", Title: "Setup time by phase",
 			Sub: "Median and 95th percentile of each phase, over connected calls."},
