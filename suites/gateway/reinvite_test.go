@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -101,23 +102,30 @@ var _ = Describe("A re-INVITE", Label("rfc3261", "s14"), func() {
 	})
 })
 
+// answeredByPhone has raw phone a call raw phone b through the gateway,
+// and b answer 200: the gateway's 2xx toward a is under way.
+func answeredByPhone(c context.Context, aPort, bPort int) (a, b *rawClient, d *rawDialog, inv *sip.Request) {
+	a, err := newRaw(c, scenarios.KindSIP)
+	Expect(err).NotTo(HaveOccurred())
+	b, err = newRaw(c, scenarios.KindSIP)
+	Expect(err).NotTo(HaveOccurred())
+	res, err := b.register(c)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(res.StatusCode).To(Equal(200))
+	d = newRawDialog(a.aor(b.user))
+	inv, err = a.inviteProceeding(c, d, a.aor(b.user), plainOffer(aPort))
+	Expect(err).NotTo(HaveOccurred())
+	atB, err := b.nextRequest(c)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(b.reply(atB, 200, "OK", "btag", plainOffer(bPort))).To(Succeed())
+	return a, b, d, inv
+}
+
 var _ = Describe("The gateway's 2xx to an INVITE over UDP", Label("rfc3261", "s13.3.1.4"), func() {
 	It("is retransmitted, T1 doubling, until the ACK comes", func(ctx SpecContext) {
 		c, cancel := within(ctx, 20*time.Second)
 		defer cancel()
-		a, err := newRaw(c, scenarios.KindSIP)
-		Expect(err).NotTo(HaveOccurred())
-		b, err := newRaw(c, scenarios.KindSIP)
-		Expect(err).NotTo(HaveOccurred())
-		res, err := b.register(c)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(res.StatusCode).To(Equal(200))
-		d := newRawDialog(a.aor(b.user))
-		inv, err := a.inviteProceeding(c, d, a.aor(b.user), plainOffer(45000))
-		Expect(err).NotTo(HaveOccurred())
-		atB, err := b.nextRequest(c)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(b.reply(atB, 200, "OK", "btag", plainOffer(46000))).To(Succeed())
+		a, _, d, inv := answeredByPhone(c, 45000, 46000)
 		var oks []time.Time
 		var ok *sip.Response
 		for len(oks) < 3 {
@@ -141,19 +149,7 @@ var _ = Describe("The gateway's 2xx to an INVITE over UDP", Label("rfc3261", "s1
 	It("ends the call, BYE to both parties, when no ACK comes within 64*T1", Label("slow"), func(ctx SpecContext) {
 		c, cancel := within(ctx, 50*time.Second)
 		defer cancel()
-		a, err := newRaw(c, scenarios.KindSIP)
-		Expect(err).NotTo(HaveOccurred())
-		b, err := newRaw(c, scenarios.KindSIP)
-		Expect(err).NotTo(HaveOccurred())
-		res, err := b.register(c)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(res.StatusCode).To(Equal(200))
-		d := newRawDialog(a.aor(b.user))
-		_, err = a.inviteProceeding(c, d, a.aor(b.user), plainOffer(45002))
-		Expect(err).NotTo(HaveOccurred())
-		atB, err := b.nextRequest(c)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(b.reply(atB, 200, "OK", "btag", plainOffer(46002))).To(Succeed())
+		a, b, _, _ := answeredByPhone(c, 45002, 46002)
 		ackAtB, err := b.nextRequest(c)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ackAtB.Method).To(Equal(sip.ACK), "the gateway ACKs the callee's 200")
