@@ -4,47 +4,18 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/gobwas/ws"
 )
 
 // plainWebSocketServer upgrades every connection without selecting any
 // subprotocol, as a server that does not speak RFC 7118 would.
 func plainWebSocketServer(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			_, _ = ws.Upgrade(c)
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
+	addr, _ := webSocketServer(t, false)
+	return addr
 }
 
 // rawPeer is a bare udp socket speaking SIP by hand, for checks on timing

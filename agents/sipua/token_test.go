@@ -18,15 +18,16 @@ type upgrade struct {
 	uri, authorization string
 }
 
-// tokenWebSocketServer upgrades with the sip subprotocol and reports each
-// upgrade's request URI and Authorization header.
-func tokenWebSocketServer(t *testing.T) (string, <-chan upgrade) {
+// webSocketServer upgrades every connection, selecting the sip subprotocol
+// when sip is set (a server that does not speak RFC 7118 selects none),
+// and reports each upgrade's request URI and Authorization header.
+func webSocketServer(t *testing.T, sip bool) (string, <-chan upgrade) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := make(chan upgrade, 4)
+	seen := make(chan upgrade, 16)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
@@ -41,7 +42,7 @@ func tokenWebSocketServer(t *testing.T) (string, <-chan upgrade) {
 			mu.Unlock()
 			var u upgrade
 			up := ws.Upgrader{
-				Protocol: func(p []byte) bool { return string(p) == "sip" },
+				Protocol: func(p []byte) bool { return sip && string(p) == "sip" },
 				OnRequest: func(uri []byte) error {
 					u.uri = string(uri)
 					return nil
@@ -54,7 +55,10 @@ func tokenWebSocketServer(t *testing.T) (string, <-chan upgrade) {
 				},
 			}
 			if _, err := up.Upgrade(c); err == nil {
-				seen <- u
+				select {
+				case seen <- u:
+				default: // nobody reads them in this test
+				}
 			}
 		}
 	})
@@ -83,7 +87,7 @@ func TestBearerTokenOnUpgrade(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr, seen := tokenWebSocketServer(t)
+			addr, seen := webSocketServer(t, true)
 			ua, err := sipua.New(ctx5(t), sipua.Config{Transport: "ws", Server: "ws://" + addr + "/sip", User: "alice",
 				Token: token, TokenInQuery: tt.inQuery})
 			if err != nil {
@@ -99,7 +103,7 @@ func TestBearerTokenOnUpgrade(t *testing.T) {
 }
 
 func TestBearerTokenSourceFails(t *testing.T) {
-	addr, _ := tokenWebSocketServer(t)
+	addr, _ := webSocketServer(t, true)
 	boom := errors.New("no key")
 	_, err := sipua.New(ctx5(t), sipua.Config{Transport: "ws", Server: "ws://" + addr + "/", User: "alice",
 		Token: func(context.Context) (string, error) { return "", boom }})
