@@ -62,6 +62,45 @@ func (c *collector) onRTP(pkt *rtp.Packet, at time.Time) {
 	}
 }
 
+// exchangeMarked connects a and b (negotiated as ca and cb), sends n marked
+// packets each way and checks each received all of the other's stream; it
+// returns the two senders.
+func exchangeMarked(ctx context.Context, t *testing.T, a, b *plainrtp.Leg, ca, cb media.Codec, n int) (sa, sb *media.Sender) {
+	t.Helper()
+	ra := &collector{rx: media.NewReceiver(ca), left: n, done: make(chan struct{})}
+	rb := &collector{rx: media.NewReceiver(cb), left: n, done: make(chan struct{})}
+	a.OnRTP(ra.onRTP)
+	b.OnRTP(rb.onRTP)
+	for _, l := range []*plainrtp.Leg{a, b} {
+		if err := l.Connect(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa, sb = media.NewSender(ca, a.WriteRTP), media.NewSender(cb, b.WriteRTP)
+	for range n {
+		if err := sa.SendAt(time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := sb.SendAt(time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []*collector{ra, rb} {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			t.Fatal("the media did not arrive")
+		}
+	}
+	if s := rb.rx.Stats(); s.Matched != n || s.Tags[0] != sa.Tag() {
+		t.Fatalf("b received %+v", s)
+	}
+	if s := ra.rx.Stats(); s.Matched != n || s.Tags[0] != sb.Tag() {
+		t.Fatalf("a received %+v", s)
+	}
+	return sa, sb
+}
+
 func TestTwoLegsExchangeRTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -90,38 +129,7 @@ func TestTwoLegsExchangeRTP(t *testing.T) {
 		t.Fatalf("WriteRTP before Connect: %v", err)
 	}
 	const n = 20
-	ra := &collector{rx: media.NewReceiver(ca), left: n, done: make(chan struct{})}
-	rb := &collector{rx: media.NewReceiver(cb), left: n, done: make(chan struct{})}
-	a.OnRTP(ra.onRTP)
-	b.OnRTP(rb.onRTP)
-	if err := a.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sa, sb := media.NewSender(ca, a.WriteRTP), media.NewSender(cb, b.WriteRTP)
-	for range n {
-		if err := sa.SendAt(time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		if err := sb.SendAt(time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range []*collector{ra, rb} {
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			t.Fatal("RTP did not arrive")
-		}
-	}
-	if s := rb.rx.Stats(); s.Matched != n || s.Tags[0] != sa.Tag() {
-		t.Fatalf("b received %+v", s)
-	}
-	if s := ra.rx.Stats(); s.Matched != n || s.Tags[0] != sb.Tag() {
-		t.Fatalf("a received %+v", s)
-	}
+	exchangeMarked(ctx, t, a, b, ca, cb, n)
 	r := a.Report()
 	if r.Connected.IsZero() || r.RTPReceived != n || !r.Codec.Same(media.PCMA) || r.ICE.Connected || r.Security.ObservedBy != "" {
 		t.Fatalf("report %+v", r)

@@ -114,37 +114,7 @@ func TestTwoLegsTalkSDES(t *testing.T) {
 	}
 
 	const n = 20
-	ra := &collector{rx: media.NewReceiver(codec), left: n, done: make(chan struct{})}
-	rb := &collector{rx: media.NewReceiver(codec), left: n, done: make(chan struct{})}
-	a.OnRTP(ra.onRTP)
-	b.OnRTP(rb.onRTP)
-	for _, l := range []*plainrtp.Leg{a, b} {
-		if err := l.Connect(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sa, sb := media.NewSender(codec, a.WriteRTP), media.NewSender(codec, b.WriteRTP)
-	for range n {
-		if err := sa.SendAt(time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		if err := sb.SendAt(time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range []*collector{ra, rb} {
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			t.Fatal("SRTP did not arrive")
-		}
-	}
-	if s := rb.rx.Stats(); s.Matched != n || s.Tags[0] != sa.Tag() {
-		t.Fatalf("b received %+v", s)
-	}
-	if s := ra.rx.Stats(); s.Matched != n || s.Tags[0] != sb.Tag() {
-		t.Fatalf("a received %+v", s)
-	}
+	_, sb := exchangeMarked(ctx, t, a, b, codec, codec, n)
 	eventually(t, 3*time.Second, "SRTCP reports both ways", func() bool {
 		ra, rb := a.Report(), b.Report()
 		return ra.RTCPReceived > 0 && rb.RTCPReceived > 0 && ra.RTCP.Reports > 0 && rb.RTCP.Reports > 0
