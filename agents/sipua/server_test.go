@@ -88,33 +88,19 @@ func newTestServer(t *testing.T, o srvOpts) *testServer {
 	})
 	var closer func() error
 	switch o.transport {
-	case "ws":
+	case "ws", "wss", "tcp":
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := l.Addr().(*net.TCPAddr)
-		s.addr = &net.UDPAddr{IP: a.IP, Port: a.Port}
-		closer = l.Close
-		s.wg.Go(func() { _ = srv.ServeWS(l) })
-	case "wss":
-		l, err := tls.Listen("tcp", "127.0.0.1:0", o.tls)
-		if err != nil {
-			t.Fatal(err)
+		serve := map[string]func(net.Listener) error{"ws": srv.ServeWS, "wss": srv.ServeWSS, "tcp": srv.ServeTCP}[o.transport]
+		if o.transport == "wss" {
+			l = tls.NewListener(l, o.tls)
 		}
 		a := l.Addr().(*net.TCPAddr)
 		s.addr = &net.UDPAddr{IP: a.IP, Port: a.Port}
 		closer = l.Close
-		s.wg.Go(func() { _ = srv.ServeWSS(l) })
-	case "tcp":
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := l.Addr().(*net.TCPAddr)
-		s.addr = &net.UDPAddr{IP: a.IP, Port: a.Port}
-		closer = l.Close
-		s.wg.Go(func() { _ = srv.ServeTCP(l) })
+		s.wg.Go(func() { _ = serve(l) })
 	case "udp":
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
