@@ -31,10 +31,11 @@ func IPLeak(ctx context.Context, env *Env) Outcome {
 	if err != nil {
 		return Inconclusivef("pacing clock: %v", err)
 	}
-	cctx, stopClock := context.WithCancel(ctx)
-	clockDone := make(chan struct{})
-	go func() { defer close(clockDone); _ = clock.Run(cctx) }()
-	defer func() { stopClock(); <-clockDone }()
+	stopClock, err := clock.Start(ctx)
+	if err != nil {
+		return Inconclusivef("pacing clock: %v", err)
+	}
+	defer stopClock()
 
 	parts := make([]*room.Participant, 2)
 	for i := range parts {

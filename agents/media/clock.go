@@ -74,7 +74,7 @@ func WithInterval(d time.Duration) ClockOption {
 	}
 }
 
-// NewClock returns a Clock; Add streams to it and Run it.
+// NewClock returns a Clock; Add streams to it and Run or Start it.
 func NewClock(opts ...ClockOption) (*Clock, error) {
 	c := &Clock{interval: FrameDuration, shards: make([]*shard, 4)}
 	for _, o := range opts {
@@ -137,18 +137,37 @@ func (c *Clock) Len() int {
 // Run ticks until ctx ends, then returns once every shard goroutine has
 // exited. It returns ctx's error, or ErrClockRunning if already running.
 func (c *Clock) Run(ctx context.Context) error {
-	if !c.running.CompareAndSwap(false, true) {
-		return ErrClockRunning
+	stop, err := c.Start(ctx)
+	if err != nil {
+		return err
 	}
-	defer c.running.Store(false)
+	<-ctx.Done()
+	stop()
+	return ctx.Err()
+}
+
+// Start starts the shard goroutines, which tick until ctx ends or stop is
+// called, and returns at once; they exist when it returns, so a goroutine
+// snapshot taken afterwards (a leak check's baseline) includes them. stop
+// ends the ticking and returns once every shard has exited; it may be
+// called more than once. Start returns ErrClockRunning if already running.
+func (c *Clock) Start(ctx context.Context) (stop func(), err error) {
+	if !c.running.CompareAndSwap(false, true) {
+		return nil, ErrClockRunning
+	}
+	ctx, cancel := context.WithCancel(ctx)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, s := range c.shards {
 		phase := c.interval * time.Duration(i) / time.Duration(len(c.shards))
 		wg.Go(func() { c.runShard(ctx, s, start.Add(phase)) })
 	}
-	wg.Wait()
-	return ctx.Err()
+	var once sync.Once
+	return func() {
+		cancel()
+		wg.Wait()
+		once.Do(func() { c.running.Store(false) })
+	}, nil
 }
 
 func (c *Clock) runShard(ctx context.Context, s *shard, origin time.Time) {

@@ -3,6 +3,7 @@ package media_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -134,4 +135,42 @@ func TestClockOptionsRejectBadValues(t *testing.T) {
 	if _, err := media.NewClock(media.WithInterval(0)); err == nil {
 		t.Error("0 interval accepted")
 	}
+}
+
+func TestClockStartShardsExistOnReturn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := media.NewClock(media.WithShards(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := runtime.NumGoroutine()
+		stop, err := c.Start(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := runtime.NumGoroutine() - before; n != 3 {
+			t.Fatalf("%d goroutines more on Start's return, want the 3 shards", n)
+		}
+		if _, err := c.Start(context.Background()); !errors.Is(err, media.ErrClockRunning) {
+			t.Fatalf("second Start = %v, want ErrClockRunning", err)
+		}
+		r := &recordingTicker{}
+		c.Add(r)
+		time.Sleep(50 * time.Millisecond)
+		stop()
+		stop()
+		if n := runtime.NumGoroutine() - before; n != 0 {
+			t.Fatalf("%d goroutines left after stop", n)
+		}
+		n := r.count()
+		time.Sleep(100 * time.Millisecond)
+		if n == 0 || r.count() != n {
+			t.Fatalf("ticks %d, then %d after stop; want some, then none", n, r.count())
+		}
+		stop, err = c.Start(context.Background())
+		if err != nil {
+			t.Fatalf("Start after stop = %v", err)
+		}
+		stop()
+	})
 }

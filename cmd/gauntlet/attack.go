@@ -136,13 +136,11 @@ func runAttacks(ctx context.Context, chosen []attack.Attack, target *scenarios.T
 	if err != nil {
 		return err
 	}
-	cctx, stopClock := context.WithCancel(context.WithoutCancel(ctx))
-	clockDone := make(chan error, 1)
-	go func() { clockDone <- clock.Run(cctx) }()
-	defer func() {
-		stopClock()
-		<-clockDone
-	}()
+	stopClock, err := clock.Start(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	defer stopClock()
 	env, err := target.AttackEnv(ctx, clock, logger, captures, 0)
 	if err != nil {
 		return withCode(exitUnreachable, err, "")

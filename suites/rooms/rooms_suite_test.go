@@ -44,10 +44,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	c, err := media.NewClock()
 	Expect(err).NotTo(HaveOccurred())
 	clock = c
-	cctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(cctx) }()
-	DeferCleanup(func() { cancel(); <-done })
+	// Started, not run in a goroutine of its own: the shards exist before
+	// any spec takes its goroutine baseline for a leak check.
+	stop, err := c.Start(context.Background())
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(stop)
 	hardened = start(ctx)
 }, NodeTimeout(30*time.Second))
 

@@ -23,8 +23,7 @@ type Target struct {
 	guard     *socket.Guard
 	sources   *socket.Sources
 	clock     *media.Clock
-	stopClock context.CancelFunc
-	clockDone chan error
+	stopClock func()
 
 	mu     sync.Mutex
 	pairs  map[int]*pair // by user index
@@ -61,9 +60,12 @@ func (t *Target) start(ctx context.Context) error {
 			t.startErr = err
 			return
 		}
-		cctx, cancel := context.WithCancel(context.Background())
-		t.guard, t.clock, t.stopClock, t.clockDone = guard, clock, cancel, make(chan error, 1)
-		go func() { t.clockDone <- clock.Run(cctx) }()
+		stop, err := clock.Start(context.Background())
+		if err != nil {
+			t.startErr = err
+			return
+		}
+		t.guard, t.clock, t.stopClock = guard, clock, stop
 	})
 	return t.startErr
 }
@@ -158,7 +160,6 @@ func (t *Target) close(ctx context.Context) error {
 	}
 	if t.stopClock != nil {
 		t.stopClock()
-		<-t.clockDone
 	}
 	return errors.Join(errs...)
 }
