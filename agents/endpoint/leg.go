@@ -74,11 +74,17 @@ func (e *Endpoint) newSession(ctx context.Context) (media.Leg, error) {
 		}
 		return peer.New(cfg)
 	}
-	conn, err := e.cfg.Net.ListenPacket("udp4", e.cfg.Net.SourceIP().String()+":0")
+	// RTP on an even port, RTCP on the next (RFC 3550 11), as a desk
+	// phone has them.
+	conn, rtcpConn, err := plainrtp.ListenPair(e.cfg.Net.ListenPacket, e.cfg.Net.SourceIP())
 	if err != nil {
-		return nil, fmt.Errorf("endpoint: RTP socket: %w", err)
+		return nil, fmt.Errorf("endpoint: %w", err)
 	}
-	return plainrtp.New(plainrtp.Config{Conn: conn, AllowRemote: e.cfg.Net.Guard().Allow, Logger: e.log, SDES: e.cfg.SDES})
+	l, err := plainrtp.New(plainrtp.Config{Conn: conn, RTCPConn: rtcpConn, AllowRemote: e.cfg.Net.Guard().Allow, Logger: e.log, SDES: e.cfg.SDES})
+	if err != nil {
+		return nil, errors.Join(err, conn.Close(), rtcpConn.Close())
+	}
+	return l, nil
 }
 
 // turnServers is the TURN servers for one call: TURNSource's, else TURN.

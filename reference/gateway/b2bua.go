@@ -326,7 +326,7 @@ func (c *call) answerCaller(caller *leg, o offer, ch chosen) ([]byte, error) {
 		answer, err := web.answer(gctx, o, ch)
 		return []byte(answer), err
 	}
-	r, err := listenRTP(g.cfg.mediaIP(), g.phoneKeys())
+	r, err := g.phoneLeg()
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +343,7 @@ func (c *call) answerCaller(caller *leg, o offer, ch chosen) ([]byte, error) {
 	caller.rtp = r
 	v := caller.version
 	caller.mu.Unlock()
-	return plainSDP(g.cfg.mediaIP(), r.port(), ch.codecs(), mirror(o.Dir), caller.sessID, v, crypto...), nil
+	return plainSDP(g.cfg.mediaIP(), r.port(), ch.codecs(), mirror(o.Dir), r.mux(), caller.sessID, v, crypto...), nil
 }
 
 func (c *call) webrtcHooks(l *leg) webrtcHooks {

@@ -125,6 +125,10 @@ type Config struct {
 	// KeepaliveInterval, when positive, sends OPTIONS to every UDP, TCP and
 	// TLS binding this often; a binding that does not answer is dropped.
 	KeepaliveInterval time.Duration `yaml:"keepalive_interval"`
+	// RTCPInterval is the mean time between the gateway's RTCP reports on
+	// a phone leg (RFC 3550 6.2; randomised to 0.5-1.5 times it); 0 sends
+	// none, and then no RTCP socket is opened either.
+	RTCPInterval time.Duration `yaml:"rtcp_interval"`
 
 	// Weaken switches named defences off (see Weaken* constants), so that
 	// attacks can show they detect the weakness.
@@ -167,6 +171,7 @@ func DefaultConfig() Config {
 		MaxBindings:    8,
 		InviteTimeout:  time.Minute,
 		DrainTimeout:   30 * time.Second,
+		RTCPInterval:   5 * time.Second,
 	}
 }
 
@@ -333,6 +338,10 @@ func (c Config) validateTimers() error {
 		return invalid("keepalive_interval", "%v is negative", c.KeepaliveInterval)
 	case c.KeepaliveInterval > 0 && c.KeepaliveInterval < time.Second:
 		return invalid("keepalive_interval", "%v is below 1s", c.KeepaliveInterval)
+	case c.RTCPInterval < 0:
+		return invalid("rtcp_interval", "%v is negative (0 turns RTCP toward phones off)", c.RTCPInterval)
+	case c.RTCPInterval > 0 && c.RTCPInterval < 10*time.Millisecond:
+		return invalid("rtcp_interval", "%v is below 10ms", c.RTCPInterval)
 	}
 	return nil
 }

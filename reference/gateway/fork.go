@@ -204,7 +204,7 @@ func (c *call) startBranch(ctx context.Context, o origination, t binding) (*leg,
 		}
 		body = []byte(sdp)
 	} else {
-		r, err := listenRTP(g.cfg.mediaIP(), g.phoneKeys())
+		r, err := g.phoneLeg()
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +217,7 @@ func (c *call) startBranch(ctx context.Context, o origination, t binding) (*leg,
 				return nil, err
 			}
 		}
-		body = plainSDP(g.cfg.mediaIP(), r.port(), offered, dirSendRecv, l.sessID, l.version, crypto...)
+		body = plainSDP(g.cfg.mediaIP(), r.port(), offered, dirSendRecv, false, l.sessID, l.version, crypto...)
 	}
 	from := o.from
 	from.Params = sip.NewParams()
@@ -263,6 +263,7 @@ func (c *call) acceptBranch(l *leg, res *sip.Response, o origination) (chosen, e
 		}
 		if err == nil {
 			ch = a.Chosen
+			a.Media.Mux = false // not offered: RFC 5761 5.1.1
 			l.rtp.connect(a.Media, ch)
 			l.dir.Store(a.Dir)
 		}

@@ -100,7 +100,7 @@ func (l *leg) reoffer(ctx context.Context, body []byte) ([]byte, error) {
 	l.version++
 	v := l.version
 	l.mu.Unlock()
-	return plainSDP(l.c.g.cfg.mediaIP(), r.port(), next.codecs(), mirror(dir), l.sessID, v, r.crypto()...), nil
+	return plainSDP(l.c.g.cfg.mediaIP(), r.port(), next.codecs(), mirror(dir), r.mux(), l.sessID, v, r.crypto()...), nil
 }
 
 func find(cs []codec, want codec) (codec, bool) {
@@ -123,7 +123,7 @@ func (l *leg) reinvite(ctx context.Context, dir string) error {
 	if d == nil || r == nil {
 		return errors.New("no dialog or media")
 	}
-	req := d.newRequest(sip.INVITE, plainSDP(l.c.g.cfg.mediaIP(), r.port(), ch.codecs(), dir, l.sessID, v, r.crypto()...), "application/sdp")
+	req := d.newRequest(sip.INVITE, plainSDP(l.c.g.cfg.mediaIP(), r.port(), ch.codecs(), dir, r.mux(), l.sessID, v, r.crypto()...), "application/sdp")
 	res, err := d.do(ctx, req)
 	if err != nil {
 		return err

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -20,6 +22,8 @@ type metrics struct {
 	auth          *prometheus.CounterVec
 	limitedTotal  *prometheus.CounterVec
 	upgrades      *prometheus.CounterVec
+	rtcpPackets   *prometheus.CounterVec
+	rtcpRTT       prometheus.Histogram
 }
 
 func newMetrics(bindings, calls func() int) *metrics {
@@ -46,8 +50,13 @@ func newMetrics(bindings, calls func() int) *metrics {
 			Help: "Requests refused with 503 (SIP) or 429 (WebSocket upgrade), by method and limit."}, []string{"method", "limit"}),
 		upgrades: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ws_upgrades_total",
 			Help: "WebSocket upgrade requests, by HTTP status answered."}, []string{"status"}),
+		rtcpPackets: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "phone_rtcp_packets_total",
+			Help: "Compound RTCP packets on phone legs: sent, received, or unreadable (undecryptable or malformed)."}, []string{"direction"}),
+		rtcpRTT: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "phone_rtcp_rtt_seconds",
+			Help:    "Round trips to phones, from their RTCP reception reports (RFC 3550 6.4.1).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
 	}
-	m.reg.MustRegister(m.requests, m.registrations, m.setups, m.connected, m.ended, m.failures, m.dtls, m.auth, m.limitedTotal, m.upgrades,
+	m.reg.MustRegister(m.requests, m.registrations, m.setups, m.connected, m.ended, m.failures, m.dtls, m.auth, m.limitedTotal, m.upgrades, m.rtcpPackets, m.rtcpRTT,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "bindings",
 			Help: "Registered contacts."}, func() float64 { return float64(bindings()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "active_calls",
@@ -66,6 +75,8 @@ func (m *metrics) dtlsFailed()                { m.dtls.Inc() }
 func (m *metrics) authRefused(method string)  { m.auth.WithLabelValues(method).Inc() }
 func (m *metrics) limited(method, why string) { m.limitedTotal.WithLabelValues(method, why).Inc() }
 func (m *metrics) upgrade(status int)         { m.upgrades.WithLabelValues(statusLabel(status)).Inc() }
+func (m *metrics) rtcp(direction string)      { m.rtcpPackets.WithLabelValues(direction).Inc() }
+func (m *metrics) phoneRTT(d time.Duration)   { m.rtcpRTT.Observe(d.Seconds()) }
 
 func statusLabel(status int) string {
 	switch status {

@@ -35,12 +35,14 @@ type mediaEnd interface {
 
 // rtpLeg is the plain-RTP side of one call: a UDP socket of its own on
 // MediaIP, exchanging RTP (SRTP with SDES keys, when sdes is set) with the
-// address in the phone's SDP. RTCP is neither sent nor read (no socket on
-// port+1), so there is no SRTCP either.
+// address in the phone's SDP, and its RTCP (rtcp.go): on the next port up
+// (the RTP port is even), or on the RTP port when the phone asked for
+// rtcp-mux, SRTCP on an SDES leg.
 type rtpLeg struct {
 	conn *net.UDPConn
 	ssrc uint32    // the gateway's SSRC toward the phone
 	sdes *sdesKeys // nil: plain RTP/AVP
+	rtcp *rtcpEnd  // nil: no RTCP (RTCPInterval 0)
 
 	mu     sync.Mutex
 	remote *net.UDPAddr // nil while the phone holds with c=0.0.0.0
@@ -49,14 +51,43 @@ type rtpLeg struct {
 	ready  bool
 }
 
-// listenRTP opens a phone leg's media socket; sdes is its SDES-SRTP
-// state, nil for plain RTP.
-func listenRTP(ip net.IP, sdes *sdesKeys) (*rtpLeg, error) {
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
-	if err != nil {
-		return nil, fmt.Errorf("rtp socket on %s: %w", ip, err)
+// phoneLeg opens a new phone leg's media sockets: SDES-SRTP state when the
+// gateway speaks it toward phones, RTCP unless RTCPInterval is 0.
+func (g *Gateway) phoneLeg() (*rtpLeg, error) {
+	ip, sdes := g.cfg.mediaIP(), g.phoneKeys()
+	ssrc := rand.Uint32()
+	if g.cfg.RTCPInterval == 0 {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
+		if err != nil {
+			return nil, fmt.Errorf("rtp socket on %s: %w", ip, err)
+		}
+		return &rtpLeg{conn: conn, ssrc: ssrc, dtmf: -1, sdes: sdes}, nil
 	}
-	return &rtpLeg{conn: conn, ssrc: rand.Uint32(), dtmf: -1, sdes: sdes}, nil
+	conn, rtcpConn, err := listenPair(ip)
+	if err != nil {
+		return nil, err
+	}
+	r := &rtpLeg{conn: conn, ssrc: ssrc, dtmf: -1, sdes: sdes}
+	r.rtcp = newRTCPEnd(r, rtcpConn, g.cfg.RTCPInterval, g.metrics)
+	return r, nil
+}
+
+// listenPair opens an RTP socket on an even port of ip and its RTCP
+// socket on the next one (RFC 3550 11), trying a few ports.
+func listenPair(ip net.IP) (rtpConn, rtcpConn *net.UDPConn, err error) {
+	const attempts = 20
+	for range attempts {
+		if rtpConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: ip}); err != nil {
+			return nil, nil, fmt.Errorf("rtp socket on %s: %w", ip, err)
+		}
+		if port := rtpConn.LocalAddr().(*net.UDPAddr).Port; port%2 == 0 {
+			if rtcpConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: port + 1}); err == nil {
+				return rtpConn, rtcpConn, nil
+			}
+		}
+		_ = rtpConn.Close()
+	}
+	return nil, nil, fmt.Errorf("rtp socket on %s: no free even port with its odd neighbour after %d attempts", ip, attempts)
 }
 
 // crypto is what the leg's re-offers and answers carry: the negotiated
@@ -70,22 +101,34 @@ func (r *rtpLeg) crypto() []cryptoAttr {
 
 func (r *rtpLeg) port() int { return r.conn.LocalAddr().(*net.UDPAddr).Port }
 
-// connect sets where RTP goes and the payload types it carries.
+// mux says whether the leg's RTCP shares the RTP port, for the a=rtcp-mux
+// of its re-offers and answers.
+func (r *rtpLeg) mux() bool { return r.rtcp != nil && r.rtcp.muxed() }
+
+// connect sets where RTP goes and the payload types it carries; RTCP
+// follows (m.Mux is honoured only when the phone may use it: callers
+// clear it in an answer to an offer that did not have it).
 func (r *rtpLeg) connect(m plainMedia, ch chosen) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.remote, r.audio, r.ready = m.Addr, ch.Audio.PT, true
 	r.dtmf = -1
 	if ch.DTMF != nil {
 		r.dtmf = int(ch.DTMF.PT)
+	}
+	r.mu.Unlock()
+	if r.rtcp != nil {
+		r.rtcp.connect(m, ch.Audio.Clock)
 	}
 }
 
 // retarget follows a re-INVITE's new address (nil: held with 0.0.0.0).
 func (r *rtpLeg) retarget(m plainMedia) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.remote = m.Addr
+	r.mu.Unlock()
+	if r.rtcp != nil {
+		r.rtcp.retarget(m)
+	}
 }
 
 type rtpTarget struct {
@@ -132,11 +175,17 @@ func (r *rtpLeg) send(k pktKind, p *rtp.Packet) error {
 	if _, err := r.conn.WriteToUDP(raw, t.remote); err != nil {
 		return fmt.Errorf("send rtp to %s: %w", t.remote, err)
 	}
+	if r.rtcp != nil {
+		r.rtcp.sent(&p.Header, len(p.Payload))
+	}
 	return nil
 }
 
 func (r *rtpLeg) start(spawn func(func()) bool, deliver deliverFunc) {
 	spawn(func() { r.receive(deliver) })
+	if r.rtcp != nil {
+		r.rtcp.start(spawn)
+	}
 }
 
 // receive reads RTP from the phone and hands each packet of a negotiated
@@ -161,6 +210,12 @@ func (r *rtpLeg) receive(deliver deliverFunc) {
 			continue
 		}
 		b := buf[:n]
+		if r.rtcp != nil && isRTCP(b) {
+			if r.rtcp.muxed() {
+				r.rtcp.read(b)
+			}
+			continue
+		}
 		if r.sdes != nil {
 			out, err := r.sdes.open(plain[:0], b)
 			if err != nil {
@@ -172,6 +227,9 @@ func (r *rtpLeg) receive(deliver deliverFunc) {
 			continue
 		}
 		p.Extension, p.Extensions, p.ExtensionProfile = false, nil, 0
+		if r.rtcp != nil {
+			r.rtcp.received(&p.Header)
+		}
 		switch {
 		case p.PayloadType == t.audio:
 			deliver(kindAudio, &p)
@@ -181,4 +239,11 @@ func (r *rtpLeg) receive(deliver deliverFunc) {
 	}
 }
 
-func (r *rtpLeg) close() error { return r.conn.Close() }
+// close ends the leg: an RTCP BYE to the phone, then the sockets.
+func (r *rtpLeg) close() error {
+	var err error
+	if r.rtcp != nil {
+		err = r.rtcp.close()
+	}
+	return errors.Join(err, r.conn.Close())
+}

@@ -194,7 +194,7 @@ func TestPlainSDPWithCrypto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := plainSDP(net.IPv4(127, 0, 0, 1), 40000, []codec{{Name: "PCMU", Clock: 8000}}, dirSendRecv, 1, 1, offered...)
+	raw := plainSDP(net.IPv4(127, 0, 0, 1), 40000, []codec{{Name: "PCMU", Clock: 8000}}, dirSendRecv, false, 1, 1, offered...)
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(raw); err != nil {
 		t.Fatalf("%v\n%s", err, raw)

@@ -152,24 +152,42 @@ func (k *sdesKeys) keyRx(a cryptoAttr) error {
 
 // seal encrypts a marshalled RTP packet toward the phone.
 func (k *sdesKeys) seal(plain []byte) ([]byte, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.tx == nil {
-		return nil, fmt.Errorf("SRTP toward the phone is not keyed yet")
-	}
-	return k.tx.EncryptRTP(nil, plain, nil)
+	return k.outbound(func(c *srtp.Context) ([]byte, error) { return c.EncryptRTP(nil, plain, nil) })
+}
+
+// sealRTCP encrypts a marshalled compound RTCP packet toward the phone.
+func (k *sdesKeys) sealRTCP(plain []byte) ([]byte, error) {
+	return k.outbound(func(c *srtp.Context) ([]byte, error) { return c.EncryptRTCP(nil, plain, nil) })
 }
 
 // open decrypts and authenticates an SRTP packet from the phone into dst;
 // a bad tag, a replay or a too-old index is an error (the caller drops
 // the packet without a word).
 func (k *sdesKeys) open(dst, sealed []byte) ([]byte, error) {
+	return k.inbound(func(c *srtp.Context) ([]byte, error) { return c.DecryptRTP(dst, sealed, nil) })
+}
+
+// openRTCP is open for SRTCP.
+func (k *sdesKeys) openRTCP(dst, sealed []byte) ([]byte, error) {
+	return k.inbound(func(c *srtp.Context) ([]byte, error) { return c.DecryptRTCP(dst, sealed, nil) })
+}
+
+func (k *sdesKeys) outbound(f func(*srtp.Context) ([]byte, error)) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.tx == nil {
+		return nil, fmt.Errorf("SRTP toward the phone is not keyed yet")
+	}
+	return f(k.tx)
+}
+
+func (k *sdesKeys) inbound(f func(*srtp.Context) ([]byte, error)) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.rx == nil {
 		return nil, fmt.Errorf("SRTP from the phone is not keyed yet")
 	}
-	return k.rx.DecryptRTP(dst, sealed, nil)
+	return f(k.rx)
 }
 
 // phoneKeys returns a new phone leg's SDES state: nil for plain RTP, else

@@ -115,7 +115,7 @@ func TestPhoneOffer(t *testing.T) {
 		{Name: "opus", Clock: 48000, Channels: 2, PT: 111, Fmtp: "minptime=10;useinbandfec=1"},
 		{Name: "PCMU", Clock: 8000, PT: 0},
 	}
-	raw := plainSDP(net.IPv4(127, 0, 0, 1), 40000, codecs, dirSendOnly, 42, 1)
+	raw := plainSDP(net.IPv4(127, 0, 0, 1), 40000, codecs, dirSendOnly, false, 42, 1)
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(raw); err != nil {
 		t.Fatalf("phoneOffer does not parse: %v\n%s", err, raw)

@@ -13,6 +13,12 @@ import (
 // holds the call with c=0.0.0.0 (RFC 2543 style).
 type plainMedia struct {
 	Addr *net.UDPAddr
+	// RTCP is where it wants RTCP: its a=rtcp (RFC 3605), else the RTP
+	// port + 1 (RFC 3550 11); nil with Addr.
+	RTCP *net.UDPAddr
+	// Mux: its description has a=rtcp-mux (RFC 5761), so RTCP shares the
+	// RTP port when the gateway agrees.
+	Mux bool
 }
 
 // readPlain reads the audio m-line of an RTP/AVP description (RTP/SAVP
@@ -57,9 +63,39 @@ func readPlain(body []byte, hold, savp bool) (*sdp.SessionDescription, *sdp.Medi
 		if dir == dirSendRecv {
 			dir = dirInactive
 		}
-		return &sd, audio, plainMedia{}, dir, nil
+		_, mux := audio.Attribute("rtcp-mux")
+		return &sd, audio, plainMedia{Mux: mux}, dir, nil
 	}
-	return &sd, audio, plainMedia{Addr: &net.UDPAddr{IP: ip, Port: port}}, dir, nil
+	_, mux := audio.Attribute("rtcp-mux")
+	m := plainMedia{Addr: &net.UDPAddr{IP: ip, Port: port}, RTCP: &net.UDPAddr{IP: ip, Port: port + 1}, Mux: mux}
+	if v, ok := audio.Attribute("rtcp"); ok {
+		if a := rtcpAttr(v, ip); a != nil {
+			m.RTCP = a
+		}
+	}
+	return &sd, audio, m, dir, nil
+}
+
+// rtcpAttr reads an a=rtcp value, "port [IN IP4 address]" (RFC 3605);
+// without an address, RTCP goes to ip. An unusable one is nil (RTCP then
+// goes to the RTP port + 1).
+func rtcpAttr(v string, ip net.IP) *net.UDPAddr {
+	f := strings.Fields(v)
+	if len(f) == 0 {
+		return nil
+	}
+	port, err := strconv.Atoi(f[0])
+	if err != nil || port < 1 || port > 65535 {
+		return nil
+	}
+	if len(f) == 4 && f[1] == "IN" && f[2] == "IP4" {
+		a := net.ParseIP(f[3]).To4()
+		if a == nil || a.IsUnspecified() {
+			return nil
+		}
+		ip = a
+	}
+	return &net.UDPAddr{IP: ip, Port: port}
 }
 
 // parsePlainOffer checks a phone's offer: RTP/AVP, or with suites (SDES
@@ -113,8 +149,10 @@ func parsePlainAnswer(body []byte, offered, offeredDTMF []codec, savp bool) (pla
 // plainSDP renders an offer or answer toward a phone: RTP/AVP, or
 // RTP/SAVP with an a=crypto per attribute of crypto (SDES, RFC 4568); the
 // codecs and telephone-events with their payload types, the direction,
-// and no ICE, DTLS or rtcp-fb attributes. version is the o= version.
-func plainSDP(ip net.IP, port int, codecs []codec, dir string, sessionID, version uint64, crypto ...cryptoAttr) []byte {
+// and no ICE, DTLS or rtcp-fb attributes; a=rtcp-mux only with mux (the
+// phone offered it: the gateway's own first offers keep RTCP on the RTP
+// port + 1, which every phone understands). version is the o= version.
+func plainSDP(ip net.IP, port int, codecs []codec, dir string, mux bool, sessionID, version uint64, crypto ...cryptoAttr) []byte {
 	var b strings.Builder
 	line := func(format string, args ...any) {
 		fmt.Fprintf(&b, format, args...)
@@ -142,6 +180,9 @@ func plainSDP(ip net.IP, port int, codecs []codec, dir string, sessionID, versio
 	}
 	line("a=ptime:20")
 	line("a=%s", dir)
+	if mux {
+		line("a=rtcp-mux")
+	}
 	for _, a := range crypto {
 		line("a=crypto:%s", a)
 	}

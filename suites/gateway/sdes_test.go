@@ -12,8 +12,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/pion/rtcp"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/endpoint"
+	"github.com/gauntlet-rtc/gauntlet/agents/media"
 	"github.com/gauntlet-rtc/gauntlet/agents/peer"
 	"github.com/gauntlet-rtc/gauntlet/agents/sipua"
 	"github.com/gauntlet-rtc/gauntlet/agents/socket"
@@ -87,6 +89,23 @@ var _ = Describe("SDES-SRTP toward phones", Label("rfc4568", "rfc3711"), Ordered
 			Expect(in).To(BeNumerically(">", 25), "RTP datagrams the phone received")
 			Expect(clear).To(BeZero(), "datagrams carrying a payload mark in the clear")
 		})
+	})
+
+	It("exchanges RTCP with the phone as SRTCP (RFC 3711 3.4), with round trips", Label("rfc3550"), func(ctx SpecContext) {
+		c, cancel := within(ctx, 30*time.Second)
+		defer cancel()
+		wire := &phoneWire{}
+		browser, phone := sdesPair(c, own, nil, wire.tweak)
+		k := dial(c, browser, phone)
+		rtcpOf := func() media.RTCPStats { return k.calleeLeg.Report().Media.RTCP }
+		Eventually(rtcpOf).WithContext(c).WithTimeout(rtcpWait).WithPolling(50*time.Millisecond).Should(And(
+			HaveField("RemoteSRs", BeNumerically(">", 0)),
+			HaveField("RTTCount", BeNumerically(">", 0)),
+		), "a sender report from the target, decrypted, with a block echoing the phone's SR")
+		Expect(rtcpOf().Unreadable).To(BeZero(), "RTCP from the target the phone could not decrypt or parse")
+		in, clear := wire.rtcpCounts()
+		Expect(in).To(BeNumerically(">", 0), "RTCP datagrams on the phone's wire")
+		Expect(clear).To(BeZero(), "RTCP datagrams readable in the clear")
 	})
 
 	It("connects a phone calling a browser with SDES, audio both ways", func(ctx SpecContext) {
@@ -244,6 +263,7 @@ type phoneWire struct {
 
 	mu                   sync.Mutex
 	rtpOut, rtpIn, clear int
+	rtcpIn, clearRTCP    int // RTCP datagrams to the phone; those readable as plain RTCP with a CNAME
 	dups, rewrites       int
 	inviteBodies         []string
 }
@@ -265,6 +285,28 @@ func (w *phoneWire) counts() (out, in, clear int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.rtpOut, w.rtpIn, w.clear
+}
+
+func (w *phoneWire) rtcpCounts() (in, clear int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.rtcpIn, w.clearRTCP
+}
+
+// plainRTCP says whether b reads as a plain compound RTCP packet carrying
+// an SDES CNAME; SRTCP does not (its body is encrypted, and its trailer
+// of index and tag is no RTCP packet).
+func plainRTCP(b []byte) bool {
+	pkts, err := rtcp.Unmarshal(b)
+	if err != nil {
+		return false
+	}
+	for _, p := range pkts {
+		if sd, ok := p.(*rtcp.SourceDescription); ok && len(sd.Chunks) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *phoneWire) duplicated() int {
@@ -295,6 +337,11 @@ func (w *phoneWire) seen(out bool, b []byte) (again bool) {
 	case !out && bytes.HasPrefix(b, []byte("INVITE ")):
 		if _, body, ok := bytes.Cut(b, []byte("\r\n\r\n")); ok {
 			w.inviteBodies = append(w.inviteBodies, string(body))
+		}
+	case !out && len(b) >= 8 && b[0]>>6 == 2 && b[1] >= 200 && b[1] <= 204:
+		w.rtcpIn++
+		if plainRTCP(b) {
+			w.clearRTCP++
 		}
 	case !isRTP(b):
 	case !out:
