@@ -85,9 +85,9 @@ func (g *Gateway) bind(ctx context.Context, srv *sipgo.Server, tlsConfig *tls.Co
 			case "tls":
 				l.stream = newMalformedListener(tls.NewListener(tcp, tlsConfig), g.cfg.weakened(WeakenMalformedInput), g.log)
 			case "ws":
-				l.front = newWSFront(tcp, nil, wsHandshakeTimeout, g.log, g.admitUpgrade, g.onWebSocketEnd)
+				l.front = newWSFront(tcp, nil, wsHandshakeTimeout, g.log, g.admitUpgrade, g.onWebSocketEnd, g.cfg.weakened(WeakenMalformedInput))
 			case "wss":
-				l.front = newWSFront(tcp, tlsConfig, wsHandshakeTimeout, g.log, g.admitUpgrade, g.onWebSocketEnd)
+				l.front = newWSFront(tcp, tlsConfig, wsHandshakeTimeout, g.log, g.admitUpgrade, g.onWebSocketEnd, g.cfg.weakened(WeakenMalformedInput))
 			}
 		}
 		if err != nil {

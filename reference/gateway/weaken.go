@@ -40,7 +40,9 @@ const (
 	// datagram is answered (see malformedConn) and the listener reads on.
 	// It also makes the TCP and TLS listeners serve one message at a
 	// time: while a connection holds an incomplete message no other
-	// connection is accepted (see malformed_stream.go).
+	// connection is accepted (see malformed_stream.go). And the first
+	// WebSocket message that does not parse closes the ws (and wss)
+	// listener: no new WebSocket connection is taken (see wsFront).
 	WeakenMalformedInput = "malformed-input"
 )
 

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // maxPendingHandshakes bounds the WebSocket handshakes in flight per
@@ -49,6 +53,13 @@ type wsFront struct {
 	admit     func(r *http.Request, remote string) admission
 	onEnd     func(remote string)
 	log       *slog.Logger
+	// weak is malformed-input weakened: the first message that does not
+	// parse closes the listener (silence), as an accept loop that returns
+	// on a parse error would; SIP over WebSocket then takes no new
+	// connection. Hardened, every message goes to sipgo, which answers it
+	// or closes that one connection.
+	weak     bool
+	silenced atomic.Bool
 
 	conns chan *wsConn
 	done  chan struct{}
@@ -61,9 +72,9 @@ type wsFront struct {
 }
 
 func newWSFront(ln net.Listener, tlsConfig *tls.Config, handshake time.Duration, log *slog.Logger,
-	admit func(*http.Request, string) admission, onEnd func(string)) *wsFront {
+	admit func(*http.Request, string) admission, onEnd func(string), weak bool) *wsFront {
 	f := &wsFront{
-		ln: ln, tls: tlsConfig, handshake: handshake, admit: admit, onEnd: onEnd, log: log,
+		ln: ln, tls: tlsConfig, handshake: handshake, admit: admit, onEnd: onEnd, log: log, weak: weak,
 		conns: make(chan *wsConn), done: make(chan struct{}), work: newRoutines(),
 		handshaking: map[net.Conn]struct{}{}, live: map[*wsConn]struct{}{},
 	}
@@ -256,6 +267,9 @@ func (f *wsFront) Close() error {
 	}
 	f.mu.Unlock()
 	err := f.ln.Close()
+	if f.silenced.Load() && errors.Is(err, net.ErrClosed) {
+		err = nil // closed already by silence
+	}
 	<-f.work.close()
 	f.mu.Lock()
 	conns := make([]*wsConn, 0, len(f.live))
@@ -270,6 +284,16 @@ func (f *wsFront) Close() error {
 		<-c.idle
 	}
 	return err
+}
+
+// silence closes the listener for good (malformed-input weakened); the
+// connections already up carry on.
+func (f *wsFront) silence(from string, err error) {
+	if f.silenced.CompareAndSwap(false, true) {
+		f.log.Warn("SIP over WebSocket: a message that does not parse; no new connection taken (malformed-input weakened)",
+			"source", from, "error", err)
+		_ = f.ln.Close()
+	}
 }
 
 func (f *wsFront) forget(c *wsConn) {
@@ -330,7 +354,12 @@ func (c *wsConn) Read(b []byte) (int, error) {
 	c.reads++
 	c.mu.Unlock()
 
-	msg, err := readMessage(c.frames)
+	msg, text, err := readMessage(c.frames)
+	if err == nil && c.f.weak && text != nil && !keepalive(text) {
+		if _, perr := sip.NewParser().ParseSIP(text); perr != nil {
+			c.f.silence(c.remote, perr)
+		}
+	}
 	n := 0
 	if err == nil {
 		c.pending = msg

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 )
 
 func frame(op ws.OpCode, fin bool, payload string, masked bool) []byte {
@@ -44,7 +46,7 @@ func TestReadMessage(t *testing.T) {
 		{"message inside a message", [][]byte{frame(ws.OpText, false, "a", true), frame(ws.OpText, true, "b", true)}, "", errWSProtocol},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readMessage(bufio.NewReader(bytes.NewReader(bytes.Join(tc.frames, nil))))
+			got, _, err := readMessage(bufio.NewReader(bytes.NewReader(bytes.Join(tc.frames, nil))))
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("err = %v, want %v", err, tc.err)
@@ -75,7 +77,7 @@ func TestWSFrontHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	admit := func(*http.Request, string) admission { return admission{} }
-	f := newWSFront(ln, nil, 100*time.Millisecond, slog.New(slog.DiscardHandler), admit, nil)
+	f := newWSFront(ln, nil, 100*time.Millisecond, slog.New(slog.DiscardHandler), admit, nil, false)
 	defer f.Close()
 
 	silent, err := net.Dial("tcp4", ln.Addr().String())
@@ -110,4 +112,37 @@ func TestWSFrontHandshake(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A message that does not parse (RFC 4475's badinv01) over a WebSocket:
+// hardened, the front still takes new connections and a REGISTER on one is
+// challenged; with malformed-input weakened the listener is closed, so a
+// new WebSocket connection is refused.
+func TestWeakenMalformedInputWebSocket(t *testing.T) {
+	modes(t, func(t *testing.T, weak bool) {
+		ctx := deadline(t, 15*time.Second)
+		gw := startGateway(ctx, t, weakenedOr(weak, WeakenMalformedInput))
+		first := dialBrowser(ctx, t, gw.WSURL(), "web1000", gw.Domain())
+		if err := wsutil.WriteClientMessage(first.conn, ws.OpText, torture(t, "badinv01")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // the front reads it before the next dial
+		conn, _, _, err := ws.Dialer{Protocols: []string{"sip"}}.Dial(ctx, gw.WSURL())
+		if weak {
+			if err == nil {
+				_ = conn.Close()
+				t.Fatal("a new WebSocket connection was taken after the malformed message, with malformed-input weakened")
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("a new WebSocket connection after the malformed message: %v", err)
+		}
+		_ = conn.Close()
+		b := dialBrowser(ctx, t, gw.WSURL(), "web1001", gw.Domain())
+		reg := b.request(sip.REGISTER, newDialog("web1001"), sip.Uri{Scheme: "sip", Host: gw.Domain()}, nil)
+		if got := b.transactOnce(ctx, t, reg); got[len(got)-1].StatusCode != 401 {
+			t.Fatalf("REGISTER after the malformed message: %s, want 401", statuses(got))
+		}
+	})
 }
