@@ -10,3 +10,12 @@ type Action struct {
 	OK     bool    `json:"ok"`
 	Error  string  `json:"error,omitempty"`
 }
+
+// Reoffer is a re-offer (re-INVITE with SDP) that one leg of a call
+// received and answered.
+type Reoffer struct {
+	To        string  `json:"to"`                // the leg that received it: caller or callee
+	AtMS      float64 `json:"at_ms"`             // from that leg's media up
+	Direction string  `json:"direction"`         // offered: sendonly or inactive hold the call, sendrecv takes the hold off
+	Restart   bool    `json:"restart,omitempty"` // new ICE credentials: an ICE restart
+}

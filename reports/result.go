@@ -69,6 +69,10 @@ type Result struct {
 	Room   *Room    `json:"room,omitempty"`
 	// Actions are the call's mid-call actions, in the order they ran.
 	Actions []Action `json:"actions,omitempty"`
+	// Reoffers are the re-offers either leg received mid-call and
+	// answered, in time order: holds and unholds from the far end (or the
+	// target passing the other party's on), ICE restarts.
+	Reoffers []Reoffer `json:"reoffers,omitempty"`
 	// Interval is set on KindInterval records.
 	Interval *Interval `json:"interval,omitempty"`
 }

@@ -1,11 +1,14 @@
 package endpoint
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
+	"github.com/gauntlet-rtc/gauntlet/reports"
 	"github.com/pion/rtp"
 )
 
@@ -157,5 +160,31 @@ func TestAnswerReOffer(t *testing.T) {
 	}
 	if want := "sendonly inactive recvonly sendrecv inactive sendrecv"; strings.Join(got, " ") != want {
 		t.Errorf("recorded %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// The record lists both legs' re-offers in the order they came, each
+// timed from its own leg's media up, even when the call failed.
+func TestCombineReoffers(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	caller := LegReport{User: "web1000", Kind: KindWebRTC, Start: t0, Connected: t0.Add(100 * time.Millisecond),
+		Reoffers: []Reoffer{{At: t0.Add(1100 * time.Millisecond), Direction: "sendonly"}, {At: t0.Add(3100 * time.Millisecond), Direction: "sendrecv"}}}
+	callee := LegReport{User: "desk2000", Kind: KindSIP, Start: t0, Connected: t0.Add(200 * time.Millisecond),
+		Reoffers: []Reoffer{{At: t0.Add(2200 * time.Millisecond), Direction: "sendrecv", Restart: true}}}
+	r := Combine("c1", caller, &callee)
+	want := []reports.Reoffer{
+		{To: "caller", AtMS: 1000, Direction: "sendonly"},
+		{To: "callee", AtMS: 2000, Direction: "sendrecv", Restart: true},
+		{To: "caller", AtMS: 3000, Direction: "sendrecv"},
+	}
+	if !slices.Equal(r.Reoffers, want) {
+		t.Fatalf("reoffers %+v, want %+v", r.Reoffers, want)
+	}
+	caller.Err, caller.Cause = errors.New("boom"), reports.CauseMedia
+	if r := Combine("c2", caller, &callee); r.Outcome != reports.OutcomeFailed || len(r.Reoffers) != 3 {
+		t.Fatalf("a failed call: outcome %s, %d reoffers; want failed, 3", r.Outcome, len(r.Reoffers))
+	}
+	if r := Combine("c3", LegReport{Start: t0}, nil); r.Reoffers != nil {
+		t.Fatalf("no re-offers gave %+v, want none (omitted from the record)", r.Reoffers)
 	}
 }

@@ -105,6 +105,8 @@ func Combine(id string, caller LegReport, callee *LegReport) reports.Result {
 		}
 	}
 
+	r.Reoffers = reoffers(caller, callee)
+
 	switch {
 	case caller.Err != nil:
 		return failed(r, caller.Cause, caller.Err)
@@ -158,6 +160,38 @@ func failed(r reports.Result, cause string, err error) reports.Result {
 		r.Error = err.Error()
 	}
 	return r
+}
+
+// reoffers lists the re-offers both legs answered, in the order they
+// came, each timed from the media up of the leg that got it.
+func reoffers(caller LegReport, callee *LegReport) []reports.Reoffer {
+	type got struct {
+		at  time.Time
+		rec reports.Reoffer
+	}
+	var all []got
+	add := func(to string, l LegReport) {
+		for _, o := range l.Reoffers {
+			rec := reports.Reoffer{To: to, Direction: o.Direction, Restart: o.Restart}
+			if !l.Connected.IsZero() {
+				rec.AtMS = ms(o.At.Sub(l.Connected))
+			}
+			all = append(all, got{o.At, rec})
+		}
+	}
+	add("caller", caller)
+	if callee != nil {
+		add("callee", *callee)
+	}
+	slices.SortStableFunc(all, func(a, b got) int { return a.at.Compare(b.at) })
+	out := make([]reports.Reoffer, 0, len(all))
+	for _, g := range all {
+		out = append(out, g.rec)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // phoneSRTP is what the call's phone-side leg negotiated, as its SDP said

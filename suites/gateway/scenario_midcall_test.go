@@ -52,6 +52,13 @@ var _ = Describe("Mid-call actions from a scenario", Label("rfc3264", "s8.4", "r
 				done = append(done, a.Do)
 			}
 			Expect(done).To(Equal([]string{endpoint.ActionDTMF, endpoint.ActionHold, "unhold", endpoint.ActionICERestart}), r.ID)
+			// The browser's hold reaches the phone as re-offers of the
+			// target's own (RFC 6337 5.3), in the record: a hold about 4 s
+			// in, the unhold 3 s later.
+			Expect(r.Reoffers).To(HaveExactElements(
+				And(HaveField("To", "callee"), HaveField("Direction", BeElementOf("sendonly", "inactive")), HaveField("AtMS", BeNumerically("~", 4000, 1500))),
+				And(HaveField("To", "callee"), HaveField("Direction", "sendrecv"), HaveField("AtMS", BeNumerically("~", 7000, 1500))),
+			), "%s: re-offers %+v", r.ID, r.Reoffers)
 			for _, d := range r.Media {
 				// The 3 s hold is neither a gap nor lost packets.
 				Expect(d.LongestGapMS).To(BeNumerically("<", endpoint.MaxGap.Seconds()*1000), "%s %s", r.ID, d.Name)
