@@ -202,12 +202,8 @@ func sendTorture(ctx context.Context, env *Env, capture *Capture, live *sipPort,
 		if res == nil {
 			continue
 		}
-		if res.IsProvisional() {
-			out.result.provisional = append(out.result.provisional, res.StatusCode)
+		if !out.result.add(res) {
 			continue
-		}
-		if out.result.final == 0 {
-			out.result.final, out.result.reason = res.StatusCode, res.Reason
 		}
 		if inv != nil {
 			p.acknowledge(inv, res)

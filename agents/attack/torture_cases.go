@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // tortureFiles are the RFC 4475 messages (testdata/rfc4475/SOURCE.md).
@@ -132,6 +134,21 @@ type tortureResult struct {
 	stream      bool  // over a stream transport, where closing the connection is an answer too
 	closed      bool  // stream: the target closed the connection
 	note        string
+}
+
+// add records one answer: a provisional one, the first final one, or a
+// further final one (pipelined requests). It says whether res was final.
+func (r *tortureResult) add(res *sip.Response) (final bool) {
+	switch {
+	case res.IsProvisional():
+		r.provisional = append(r.provisional, res.StatusCode)
+		return false
+	case r.final == 0:
+		r.final, r.reason = res.StatusCode, res.Reason
+	default:
+		r.more = append(r.more, res.StatusCode)
+	}
+	return true
 }
 
 func (r tortureResult) String() string {

@@ -185,14 +185,8 @@ func (p *streamProbe) send(ctx context.Context, build func(*sipStream, string) s
 		if res == nil {
 			continue
 		}
-		if res.IsProvisional() {
-			out.result.provisional = append(out.result.provisional, res.StatusCode)
+		if !out.result.add(res) {
 			continue
-		}
-		if out.result.final == 0 {
-			out.result.final, out.result.reason = res.StatusCode, res.Reason
-		} else {
-			out.result.more = append(out.result.more, res.StatusCode)
 		}
 		if id := res.CallID(); id != nil {
 			order = append(order, id.Value())

@@ -1,11 +1,9 @@
 package endpoint
 
 import (
-	"math"
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
-	"github.com/gauntlet-rtc/gauntlet/reports/emodel"
 )
 
 // Sample is what a leg received since its previous Sample (or since its
@@ -29,15 +27,6 @@ func (l *Leg) Sample(now time.Time) (s Sample, ok bool) {
 		return s, false
 	}
 	s.Interval = recv.Interval(now)
-	if s.Received == 0 {
-		return s, true
-	}
-	if model, found := emodel.Lookup(codec.RTPMap()); found {
-		delay := s.DelayMeanMS
-		if math.IsNaN(delay) {
-			delay = 0
-		}
-		s.MOS = model.MOS(emodel.Input{LossPct: s.EffectiveLossPct, DelayMS: delay})
-	}
+	s.MOS = s.Interval.MOS(codec)
 	return s, true
 }

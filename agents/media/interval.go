@@ -3,6 +3,8 @@ package media
 import (
 	"math"
 	"time"
+
+	"github.com/gauntlet-rtc/gauntlet/reports/emodel"
 )
 
 // Interval is what a Receiver measured between two calls of Interval: the
@@ -24,6 +26,25 @@ type Interval struct {
 	DelayMeanMS float64
 	DelayMaxMS  float64
 	DelayCount  int
+}
+
+// MOS is the E-model's score (reports/emodel, c's entry) for the
+// interval: its effective loss, and its mean one-way delay (0 when no
+// marked packet arrived). It is 0 when nothing was received or c has no
+// entry.
+func (iv Interval) MOS(c Codec) float64 {
+	if iv.Received == 0 {
+		return 0
+	}
+	model, ok := emodel.Lookup(c.RTPMap())
+	if !ok {
+		return 0
+	}
+	delay := iv.DelayMeanMS
+	if math.IsNaN(delay) {
+		delay = 0
+	}
+	return model.MOS(emodel.Input{LossPct: iv.EffectiveLossPct, DelayMS: delay})
 }
 
 // intervalMark is the cumulative state at the previous Interval call.

@@ -68,3 +68,25 @@ func TestIntervalDeltas(t *testing.T) {
 		t.Errorf("silence: delay %v jitter %v (before %v)", c.DelayMeanMS, c.JitterMS, b.JitterMS)
 	}
 }
+
+// An interval's MOS is the E-model's for its effective loss and mean
+// delay (CONFORMANCE.md's pairs for G.711), a NaN delay counting as none.
+func TestIntervalMOS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		iv   media.Interval
+		want float64
+	}{
+		{"nothing received", media.Interval{Received: 0, DelayMeanMS: math.NaN()}, 0},
+		{"clean", media.Interval{Received: 50, DelayMeanMS: math.NaN()}, 4.41},
+		{"1% loss", media.Interval{Received: 99, EffectiveLossPct: 1, DelayMeanMS: 0}, 4.33},
+		{"150 ms", media.Interval{Received: 50, DelayMeanMS: 150}, 4.33},
+	} {
+		if got := tc.iv.MOS(media.PCMU); math.Abs(got-tc.want) > 0.005 {
+			t.Errorf("%s: MOS %.3f, want %.2f", tc.name, got, tc.want)
+		}
+	}
+	if got := (media.Interval{Received: 50}).MOS(media.Codec{Name: "nocodec", ClockRate: 8000}); got != 0 {
+		t.Errorf("a codec without an E-model entry: MOS %v, want 0", got)
+	}
+}

@@ -1,11 +1,9 @@
 package room
 
 import (
-	"math"
 	"time"
 
 	"github.com/gauntlet-rtc/gauntlet/agents/media"
-	"github.com/gauntlet-rtc/gauntlet/reports/emodel"
 )
 
 // LegSample is what one of a participant's legs received from the other
@@ -53,15 +51,6 @@ func (l *link) sample(now time.Time) (LegSample, bool) {
 		return LegSample{}, false
 	}
 	s := LegSample{Peer: l.peerID, Interval: recv.Interval(now)}
-	if s.Received == 0 {
-		return s, true
-	}
-	if model, found := emodel.Lookup(codec.RTPMap()); found {
-		delay := s.DelayMeanMS
-		if math.IsNaN(delay) {
-			delay = 0
-		}
-		s.MOS = model.MOS(emodel.Input{LossPct: s.EffectiveLossPct, DelayMS: delay})
-	}
+	s.MOS = s.Interval.MOS(codec)
 	return s, true
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -14,17 +15,10 @@ import (
 func TestInboundBlock(t *testing.T) {
 	seqs := func(from, to uint16, skip ...uint16) []uint16 {
 		var out []uint16
-	next:
-		for s := from; ; s++ {
-			for _, k := range skip {
-				if s == k {
-					if s == to {
-						return out
-					}
-					continue next
-				}
+		for s := from; ; s++ { // uint16: wraps past 65535
+			if !slices.Contains(skip, s) {
+				out = append(out, s)
 			}
-			out = append(out, s)
 			if s == to {
 				return out
 			}
